@@ -1,0 +1,117 @@
+# contactsync — run `make help` for the targets.
+IMG ?= contactsync:dev
+ENVTEST_K8S_VERSION ?= 1.37.2
+LOCALBIN ?= $(shell pwd)/bin
+GO ?= go
+export GOTOOLCHAIN = local
+
+CONTROLLER_GEN_VERSION ?= v0.23.0
+KUSTOMIZE_VERSION ?= v5.8.0
+GOLANGCI_LINT_VERSION ?= v2.15.0
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+KUSTOMIZE ?= $(LOCALBIN)/kustomize
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
+KUBECTL ?= kubectl
+
+.DEFAULT_GOAL := help
+SHELL := /usr/bin/env bash -o pipefail
+
+##@ General
+
+.PHONY: help
+help: ## Show the targets.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate CRDs and RBAC into config/crd/bases and config/rbac.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: controller-gen ## Generate DeepCopy methods.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
+
+.PHONY: fmt
+fmt: ## Run gofmt -s on the tree.
+	gofmt -s -w $$(git ls-files -co --exclude-standard '*.go')
+
+.PHONY: vet
+vet: ## Run go vet.
+	$(GO) vet ./...
+
+.PHONY: lint
+lint: golangci-lint ## Run golangci-lint.
+	$(GOLANGCI_LINT) run
+
+.PHONY: envtest
+envtest: ## Build (once, cached) kube-apiserver and etcd for envtest and print their folder.
+	@ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-bins.sh
+
+.PHONY: test
+test: manifests generate vet ## Run every test (builds the envtest binaries on first use).
+	@assets="$${KUBEBUILDER_ASSETS:-$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-bins.sh)}" && \
+	  echo "KUBEBUILDER_ASSETS=$$assets" && \
+	  KUBEBUILDER_ASSETS="$$assets" $(GO) test -race -count=1 -timeout 30m ./... $(TEST_ARGS)
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 60s). Not part of `make test`.
+	hack/fuzz.sh $(or $(FUZZTIME),60s)
+
+.PHONY: demo
+demo: ## Run the product on an embedded default (see README).
+	@hack/demo.sh $(ARGS)
+
+##@ Build
+
+.PHONY: build
+build: manifests generate ## Build the manager binary into bin/manager.
+	$(GO) build -trimpath -o $(LOCALBIN)/manager ./cmd
+
+.PHONY: run
+run: manifests generate ## Run the manager against the current kubeconfig's cluster.
+	$(GO) run ./cmd
+
+.PHONY: docker-build
+docker-build: ## Build the container image (needs a Docker engine).
+	docker build -t $(IMG) .
+
+##@ Deployment
+
+.PHONY: install
+install: manifests kustomize ## Install the CRDs into the current kubeconfig's cluster.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) apply --server-side -f -
+
+.PHONY: uninstall
+uninstall: manifests kustomize ## Remove the CRDs (and every object of these kinds).
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found -f -
+
+.PHONY: deploy
+deploy: manifests kustomize ## Deploy the controller with config/default (IMG=...).
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default | $(KUBECTL) apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: kustomize ## Remove the controller.
+	$(KUSTOMIZE) build config/default | $(KUBECTL) delete --ignore-not-found -f -
+
+##@ Tools (pinned, installed into ./bin)
+
+.PHONY: controller-gen kustomize golangci-lint
+controller-gen: $(CONTROLLER_GEN)-$(CONTROLLER_GEN_VERSION)
+kustomize: $(KUSTOMIZE)-$(KUSTOMIZE_VERSION)
+golangci-lint: $(GOLANGCI_LINT)-$(GOLANGCI_LINT_VERSION)
+
+$(CONTROLLER_GEN)-$(CONTROLLER_GEN_VERSION):
+	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_GEN_VERSION))
+$(KUSTOMIZE)-$(KUSTOMIZE_VERSION):
+	$(call go-install-tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
+$(GOLANGCI_LINT)-$(GOLANGCI_LINT_VERSION):
+	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+# go-install-tool installs $(2)@$(3) as $(1)-$(3) and links $(1) to it.
+define go-install-tool
+@[ -f "$(1)-$(3)" ] || { set -e; echo "installing $(2)@$(3)"; mkdir -p $(LOCALBIN); \
+  GOBIN=$(LOCALBIN) $(GO) install $(2)@$(3); mv "$(LOCALBIN)/$$(basename $(1))" "$(1)-$(3)"; }
+@ln -sf "$$(basename $(1))-$(3)" "$(1)"
+endef

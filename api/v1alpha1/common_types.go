@@ -1,0 +1,152 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Condition types. Every object carries all four, each stamped with observedGeneration.
+const (
+	// TypeReady is True when the desired state was reached and verified by a read.
+	TypeReady = "Ready"
+	// TypeSynced is True when the last reconcile reached the provider API without error.
+	TypeSynced = "Synced"
+	// TypeReconciling is True while the controller is working towards the desired state (kstatus).
+	TypeReconciling = "Reconciling"
+	// TypeStalled is True when progress needs a person: a spec change, a Secret, a dashboard action (kstatus).
+	TypeStalled = "Stalled"
+)
+
+// Condition reasons. Each one tells a person what happened and, for failures, what to fix.
+const (
+	// ReasonAvailable: the desired state is in place and was verified by a read.
+	ReasonAvailable = "Available"
+	// ReasonReconcileSuccess: the last reconcile reached the API and applied or confirmed the plan.
+	ReasonReconcileSuccess = "ReconcileSuccess"
+	// ReasonProgressing: the controller is working towards the desired state.
+	ReasonProgressing = "Progressing"
+	// ReasonCreating: a contact or invitation is being created.
+	ReasonCreating = "Creating"
+	// ReasonApplying: a change is being written to the provider.
+	ReasonApplying = "Applying"
+	// ReasonObserveOnly: managementPolicy is Observe; status.plan holds what Enforce would change.
+	ReasonObserveOnly = "ObserveOnly"
+	// ReasonDeleting: the object is being deleted and its deletion policy applied.
+	ReasonDeleting = "Deleting"
+
+	// ReasonCredentialsVerified: the provider accepted the credentials.
+	ReasonCredentialsVerified = "CredentialsVerified"
+	// ReasonCredentialsRejected: the provider rejected the credentials (401/403, bad password, 2FA account).
+	ReasonCredentialsRejected = "CredentialsRejected"
+	// ReasonSecretNotFound: a referenced Secret does not exist in the object's namespace.
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonSecretInvalid: a referenced Secret lacks a key or holds an unusable value.
+	ReasonSecretInvalid = "SecretInvalid"
+	// ReasonProviderConfigNotFound: spec.providerConfigRef names no ProviderConfig in this namespace.
+	ReasonProviderConfigNotFound = "ProviderConfigNotFound"
+	// ReasonProviderConfigNotReady: the referenced ProviderConfig has not verified its credentials yet.
+	ReasonProviderConfigNotReady = "ProviderConfigNotReady"
+	// ReasonProviderMismatch: the spec's provider block does not match the ProviderConfig's kind.
+	ReasonProviderMismatch = "ProviderMismatch"
+	// ReasonInvalidSpec: the spec passed admission but cannot be acted on.
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonUnknownResource: a service, domain or DNS zone is not in the account's catalogue.
+	ReasonUnknownResource = "UnknownResource"
+	// ReasonUnknownManager: a manager e-mail or id is not a user of the portal.
+	ReasonUnknownManager = "UnknownManager"
+	// ReasonManagerNotActive: a manager is terminated, not activated or a visitor.
+	ReasonManagerNotActive = "ManagerNotActive"
+	// ReasonContactNotFound: the contact does not exist in the provider.
+	ReasonContactNotFound = "ContactNotFound"
+	// ReasonForbidden: the provider refused the operation for these credentials (403).
+	ReasonForbidden = "Forbidden"
+	// ReasonCreateOutcomeUnknown: a create call may have succeeded without its id being recorded.
+	ReasonCreateOutcomeUnknown = "CreateOutcomeUnknown"
+	// ReasonAPIError: the provider answered with an error worth retrying; the controller backs off.
+	ReasonAPIError = "APIError"
+	// ReasonRateLimited: the provider asked us to slow down; the controller waits for Retry-After.
+	ReasonRateLimited = "RateLimited"
+	// ReasonRevocationRequiresDashboard: HostUp has no revoke call; a person must revoke in the dashboard.
+	ReasonRevocationRequiresDashboard = "RevocationRequiresDashboard"
+)
+
+// ManagementPolicy says whether the controller may write to the provider.
+// +kubebuilder:validation:Enum=Enforce;Observe
+type ManagementPolicy string
+
+const (
+	// ManagementEnforce observes, plans and applies the plan.
+	ManagementEnforce ManagementPolicy = "Enforce"
+	// ManagementObserve observes and plans, writes the plan to status and changes nothing.
+	ManagementObserve ManagementPolicy = "Observe"
+)
+
+// DeletionPolicy says what happens in the provider when the object is deleted.
+// +kubebuilder:validation:Enum=Revoke;Orphan;Delete
+type DeletionPolicy string
+
+const (
+	// DeletionRevoke removes every right the object granted (the default).
+	DeletionRevoke DeletionPolicy = "Revoke"
+	// DeletionOrphan leaves the provider as it is.
+	DeletionOrphan DeletionPolicy = "Orphan"
+	// DeletionDelete deletes a HostUp contact that this object created.
+	DeletionDelete DeletionPolicy = "Delete"
+)
+
+// ProviderConfigReference names a ProviderConfig in the object's own namespace.
+type ProviderConfigReference struct {
+	// Name of the ProviderConfig in this namespace. Cross-namespace references are not possible.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Name string `json:"name"`
+}
+
+// SecretKeySelector names a key of a Secret in the object's own namespace.
+type SecretKeySelector struct {
+	// Name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Name string `json:"name"`
+	// Key within the Secret.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key"`
+}
+
+// SecretReference names a Secret in the object's own namespace.
+type SecretReference struct {
+	// Name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Name string `json:"name"`
+}
+
+// CommonStatus is embedded in every kind's status.
+type CommonStatus struct {
+	// Conditions: Ready, Synced, Reconciling and Stalled.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// ObservedGeneration is the spec generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// LastSyncTime is when the provider was last read successfully.
+	// +optional
+	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+}
+
+// Annotations the controller writes on objects (metadata survives a status loss).
+const (
+	// AnnotationCreatePending is set just before a non-idempotent create call and removed with
+	// the returned id right after it. Finding it without an id means the outcome is unknown.
+	AnnotationCreatePending = "access.contactsync.dev/create-pending"
+	// AnnotationCreatedID holds the id of the contact or grant this object created.
+	AnnotationCreatedID = "access.contactsync.dev/created-id"
+	// Finalizer keeps an object until its deletion policy has been applied.
+	Finalizer = "access.contactsync.dev/finalizer"
+)

@@ -1,0 +1,203 @@
+package controllers
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// decodeYAML turns one YAML document into a typed object of the test scheme.
+func decodeYAML(doc string) client.Object {
+	GinkgoHelper()
+	obj, gvk, err := serializer.NewCodecFactory(scheme).UniversalDeserializer().Decode([]byte(doc), nil, nil)
+	Expect(err).NotTo(HaveOccurred(), "cannot decode:\n%s", doc)
+	obj.GetObjectKind().SetGroupVersionKind(*gvk)
+	return obj.(client.Object)
+}
+
+var _ = Describe("Admission", func() {
+	It("accepts every sample in config/samples", func() {
+		ns := newNamespace()
+		files, err := filepath.Glob(filepath.Join("..", "config", "samples", "*.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		seen := map[string]bool{}
+		for _, f := range files {
+			if filepath.Base(f) == "kustomization.yaml" {
+				continue
+			}
+			raw, err := os.ReadFile(f)
+			Expect(err).NotTo(HaveOccurred())
+			obj := decodeYAML(string(raw))
+			kind := obj.GetObjectKind().GroupVersionKind().Kind
+			obj.SetNamespace(ns)
+			Expect(k8sClient.Create(suiteCtx, obj)).To(Succeed(), "sample %s", f)
+			seen[kind] = true
+		}
+		Expect(seen).To(HaveKey("ProviderConfig"))
+		Expect(seen).To(HaveKey("ContactAccess"))
+		Expect(seen).To(HaveKey("DelegatedGrant"))
+	})
+
+	const (
+		hostupPC = `
+apiVersion: access.contactsync.dev/v1alpha1
+kind: ProviderConfig
+metadata: {name: bad}
+spec:
+`
+		ca = `
+apiVersion: access.contactsync.dev/v1alpha1
+kind: ContactAccess
+metadata: {name: bad}
+spec:
+  providerConfigRef: {name: hostup}
+`
+		dg = `
+apiVersion: access.contactsync.dev/v1alpha1
+kind: DelegatedGrant
+metadata: {name: bad}
+spec:
+  providerConfigRef: {name: hostup}
+`
+	)
+
+	DescribeTable("rejects invalid objects with a clear message",
+		func(doc, wantMessage string) {
+			obj := decodeYAML(doc)
+			obj.SetNamespace(newNamespace())
+			err := k8sClient.Create(suiteCtx, obj)
+			Expect(err).To(HaveOccurred())
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "want an Invalid error, got %v", err)
+			Expect(err.Error()).To(ContainSubstring(wantMessage))
+		},
+		Entry("ProviderConfig with neither provider", hostupPC+`  syncInterval: 10m`,
+			"exactly one of spec.hostup or spec.onlyoffice must be set"),
+		Entry("ProviderConfig with both providers", hostupPC+`
+  hostup: {apiKeySecretRef: {name: s, key: k}}
+  onlyoffice: {baseURL: "https://o.example", credentialsSecretRef: {name: s}}`,
+			"exactly one of spec.hostup or spec.onlyoffice must be set"),
+		Entry("ProviderConfig with a non-http base URL", hostupPC+`
+  hostup: {baseURL: "ftp://x", apiKeySecretRef: {name: s, key: k}}`,
+			"spec.hostup.baseURL: Invalid value"),
+		Entry("ProviderConfig with a tiny sync interval", hostupPC+`
+  hostup: {apiKeySecretRef: {name: s, key: k}}
+  syncInterval: 1s`,
+			"syncInterval must be between 5s and 24h"),
+		Entry("ProviderConfig with too many requests per second", hostupPC+`
+  hostup: {apiKeySecretRef: {name: s, key: k}}
+  rateLimit: {requestsPerSecond: 5000}`,
+			"spec.rateLimit.requestsPerSecond: Invalid value: 5000: spec.rateLimit.requestsPerSecond in body should be less than or equal to 1000"),
+		Entry("ProviderConfig with an unknown auth scheme", hostupPC+`
+  hostup: {authScheme: Basic, apiKeySecretRef: {name: s, key: k}}`,
+			`spec.hostup.authScheme: Unsupported value: "Basic"`),
+		Entry("ContactAccess with both providers", ca+`
+  hostup: {contact: {id: 1}}
+  onlyoffice: {contactID: 1}`,
+			"exactly one of spec.hostup or spec.onlyoffice must be set"),
+		Entry("ContactAccess with contact id and create", ca+`
+  hostup:
+    contact:
+      id: 5
+      create: {firstName: A, lastName: B, email: a@b.se, passwordSecretRef: {name: p, key: k}}`,
+			"set exactly one of contact.id or contact.create"),
+		Entry("ContactAccess with neither contact id nor create", ca+`
+  hostup: {contact: {}}`,
+			"set exactly one of contact.id or contact.create"),
+		Entry("ContactAccess permission with id and name", ca+`
+  hostup:
+    contact: {id: 5}
+    permissions: {domains: [{id: "1", name: example.com}]}`,
+			"set exactly one of id or name"),
+		Entry("ContactAccess permission with a non-numeric id", ca+`
+  hostup:
+    contact: {id: 5}
+    permissions: {services: [{id: vps_123}]}`,
+			"spec.hostup.permissions.services[0].id: Invalid value"),
+		Entry("ContactAccess manager with email and id", ca+`
+  onlyoffice:
+    contactID: 3
+    managers: [{email: a@b.se, id: 4a515a15-d4d6-4b8e-828e-e0586f18f3a3}]`,
+			"set exactly one of email or id"),
+		Entry("ContactAccess manager id that is not a GUID", ca+`
+  onlyoffice:
+    contactID: 3
+    managers: [{id: bob}]`,
+			"spec.onlyoffice.managers[0].id: Invalid value"),
+		Entry("ContactAccess shared with managers", ca+`
+  onlyoffice:
+    contactID: 3
+    shared: true
+    managers: [{email: a@b.se}]`,
+			"managers cannot be set when shared is true"),
+		Entry("ContactAccess with contact id 0", ca+`
+  onlyoffice: {contactID: 0}`,
+			"spec.onlyoffice.contactID: Invalid value: 0"),
+		Entry("ContactAccess Delete policy for an existing contact", ca+`
+  hostup: {contact: {id: 5}}
+  deletionPolicy: Delete`,
+			"deletionPolicy Delete is only allowed for a HostUp contact created by this object"),
+		Entry("ContactAccess with an unknown management policy", ca+`
+  hostup: {contact: {id: 5}}
+  managementPolicy: Sometimes`,
+			`spec.managementPolicy: Unsupported value: "Sometimes"`),
+		Entry("ContactAccess with a bad email to create", ca+`
+  hostup:
+    contact:
+      create: {firstName: A, lastName: B, email: not-an-email, passwordSecretRef: {name: p, key: k}}`,
+			"spec.hostup.contact.create.email: Invalid value"),
+		Entry("ContactAccess with an over-long first name", ca+`
+  hostup:
+    contact:
+      create: {firstName: `+strings.Repeat("a", 101)+`, lastName: B, email: a@b.se, passwordSecretRef: {name: p, key: k}}`,
+			"spec.hostup.contact.create.firstName: Too long"),
+		Entry("ContactAccess naming a ProviderConfig with an invalid name", `
+apiVersion: access.contactsync.dev/v1alpha1
+kind: ContactAccess
+metadata: {name: bad}
+spec:
+  providerConfigRef: {name: "Other/Namespace"}
+  hostup: {contact: {id: 5}}`,
+			"spec.providerConfigRef.name: Invalid value"),
+		Entry("DelegatedGrant without an email", dg+`  label: x`,
+			`spec.email: Invalid value: ""`),
+		Entry("DelegatedGrant with Delete policy", dg+`
+  email: a@b.se
+  deletionPolicy: Delete`,
+			`spec.deletionPolicy: Unsupported value: "Delete"`),
+		Entry("DelegatedGrant with an over-long label", dg+`
+  email: a@b.se
+  label: `+strings.Repeat("x", 101),
+			"spec.label: Too long"),
+	)
+
+	It("rejects changes to immutable fields", func() {
+		ns := newNamespace()
+		obj := decodeYAML(dg + `
+  email: a@b.se
+  label: first`)
+		obj.SetNamespace(ns)
+		Expect(k8sClient.Create(suiteCtx, obj)).To(Succeed())
+		u := obj.DeepCopyObject().(client.Object)
+		Expect(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(obj), u)).To(Succeed())
+		patch := client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"email":"b@c.se","label":"second"}}`))
+		err := k8sClient.Patch(suiteCtx, u, patch)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("email is immutable"))
+		Expect(err.Error()).To(ContainSubstring("label is immutable"))
+
+		c := decodeYAML(ca + `
+  hostup: {contact: {id: 5}}`)
+		c.SetNamespace(ns)
+		Expect(k8sClient.Create(suiteCtx, c)).To(Succeed())
+		err = k8sClient.Patch(suiteCtx, c, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"hostup":{"contact":{"id":6}}}}`)))
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("contact.id is immutable"))
+	})
+})
+

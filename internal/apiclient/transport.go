@@ -1,0 +1,126 @@
+package apiclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// DefaultMaxBody is the largest response body read from a provider (4 MiB). A larger body is
+// an error, never a truncated parse.
+const DefaultMaxBody = 4 << 20
+
+// DefaultTimeout bounds one HTTP call, body read included.
+const DefaultTimeout = 30 * time.Second
+
+// ErrBodyTooLarge is returned when a response body exceeds the transport's MaxBody.
+var ErrBodyTooLarge = errors.New("response body exceeds the size limit")
+
+// Transport sends requests for one account: it waits in the limiter, bounds the call with a
+// timeout, reads the body with a size limit and counts the call in the metrics. It does not
+// retry; retry policy belongs to the caller (the reconcile queue).
+type Transport struct {
+	Provider string        // metric label: "hostup" or "onlyoffice"
+	HTTP     *http.Client  // defaults to a client with no overall timeout (Timeout is used)
+	Limiter  *Limiter      // may be nil: no client-side pacing
+	Timeout  time.Duration // per call; DefaultTimeout when zero
+	MaxBody  int64         // DefaultMaxBody when zero
+}
+
+// Response is a fully read HTTP response.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Do sends req (its context is replaced by ctx with the timeout) as operation op.
+// Errors never contain request headers or query strings, so credentials cannot leak through them.
+func (t *Transport) Do(ctx context.Context, op string, req *http.Request) (*Response, error) {
+	if t.Limiter != nil {
+		start := time.Now()
+		if err := t.Limiter.Wait(ctx); err != nil {
+			return nil, fmt.Errorf("cannot %s: waiting for the rate limiter: %w", op, err)
+		}
+		LimiterWaitSeconds.WithLabelValues(t.Provider).Observe(time.Since(start).Seconds())
+	}
+	timeout := t.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req = req.WithContext(ctx)
+
+	hc := t.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	start := time.Now()
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.observe(op, "error", start)
+		return nil, &NetError{Op: op, Err: stripURL(err)}
+	}
+	defer func() { _ = resp.Body.Close() }()
+	limit := t.MaxBody
+	if limit <= 0 {
+		limit = DefaultMaxBody
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	code := strconv.Itoa(resp.StatusCode)
+	t.observe(op, code, start)
+	if err != nil {
+		return nil, &NetError{Op: op, Err: fmt.Errorf("reading the response body (HTTP %d): %w", resp.StatusCode, stripURL(err))}
+	}
+	if int64(len(body)) > limit {
+		return nil, &NetError{Op: op, Err: fmt.Errorf("HTTP %d: %w (%d bytes)", resp.StatusCode, ErrBodyTooLarge, limit)}
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
+}
+
+func (t *Transport) observe(op, code string, start time.Time) {
+	RequestsTotal.WithLabelValues(t.Provider, op, code).Inc()
+	RequestDuration.WithLabelValues(t.Provider, op).Observe(time.Since(start).Seconds())
+}
+
+// NetError is a call that produced no usable response: connection refused or dropped,
+// timeout, truncated or oversized body. It is always worth retrying later.
+type NetError struct {
+	Op  string
+	Err error
+}
+
+func (e *NetError) Error() string { return fmt.Sprintf("cannot %s: %v", e.Op, e.Err) }
+func (e *NetError) Unwrap() error { return e.Err }
+
+// stripURL removes the URL (with its query string) that net/http puts into its errors.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s request failed: %w", ue.Op, ue.Err)
+	}
+	return err
+}
+
+// ParseRetryAfter reads a Retry-After header (seconds or an HTTP date) relative to now.
+// It returns zero when the header is absent or unreadable.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
+		return time.Duration(s * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
