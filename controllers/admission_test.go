@@ -200,4 +200,3 @@ spec:
 		Expect(err.Error()).To(ContainSubstring("contact.id is immutable"))
 	})
 })
-
