@@ -108,18 +108,25 @@ func stripURL(err error) error {
 	return err
 }
 
-// ParseRetryAfter reads a Retry-After header (seconds or an HTTP date) relative to now.
-// It returns zero when the header is absent or unreadable.
+// MaxRetryAfter caps what a server may ask us to wait, so an absurd header cannot stop an
+// account for days (or overflow a Duration).
+const MaxRetryAfter = time.Hour
+
+// ParseRetryAfter reads a Retry-After header (seconds or an HTTP date) relative to now, capped
+// at MaxRetryAfter. It returns zero when the header is absent or unreadable.
 func ParseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
 	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
+		if s >= MaxRetryAfter.Seconds() {
+			return MaxRetryAfter
+		}
 		return time.Duration(s * float64(time.Second))
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {
-			return d
+			return min(d, MaxRetryAfter)
 		}
 	}
 	return 0
