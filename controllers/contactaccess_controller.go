@@ -2,32 +2,254 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
 )
 
-// ContactAccessReconciler reconciles ContactAccess objects.
+// Event reasons.
+const (
+	eventCreated        = "Created"
+	eventUpdated        = "Updated"
+	eventDriftCorrected = "DriftCorrected"
+	eventDriftDetected  = "DriftDetected"
+	eventStalled        = "Stalled"
+	eventRevoked        = "Revoked"
+	eventDeleted        = "Deleted"
+	eventOrphaned       = "Orphaned"
+)
+
+// ContactAccessReconciler makes a contact's permissions in HostUp or ONLYOFFICE equal its spec:
+// observe → plan → apply → verify → status.
 type ContactAccessReconciler struct {
 	client.Client
+	Connections *Connections
+	Recorder    events.EventRecorder
+	Now         func() time.Time
+
+	// afterCreate, when set (tests only), runs between a create call and the recording of its
+	// id; an error from it stands for a crash at that point.
+	afterCreate func() error
 }
 
 // +kubebuilder:rbac:groups=access.contactsync.dev,resources=contactaccesses,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=access.contactsync.dev,resources=contactaccesses/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=access.contactsync.dev,resources=contactaccesses/finalizers,verbs=update
 
-// Reconcile is a shell until its own issue lands: it writes nothing, and claims no Ready.
-func (r *ContactAccessReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	return ctrl.Result{}, nil
+// errStop ends a reconcile whose outcome is already in the status.
+var errStop = errors.New("stop")
+
+// caRun is the state of one reconcile of one ContactAccess.
+type caRun struct {
+	r        *ContactAccessReconciler
+	obj      *accessv1alpha1.ContactAccess
+	conn     *Connection
+	interval time.Duration
+	out      outcome
+	// retryAfter asks for a requeue at a time the provider gave.
+	retryAfter time.Duration
+	// retryErr sends the object back to the queue with backoff.
+	retryErr error
 }
 
-// SetupWithManager registers the reconciler.
+// Reconcile implements the reconcile shape of the design.
+func (r *ContactAccessReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := logf.FromContext(ctx)
+	obj := &accessv1alpha1.ContactAccess{}
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	orig := obj.DeepCopy()
+	run := &caRun{r: r, obj: obj, interval: defaultSyncInterval}
+
+	if !obj.DeletionTimestamp.IsZero() {
+		return run.delete(ctx, orig)
+	}
+	if controllerutil.AddFinalizer(obj, accessv1alpha1.Finalizer) {
+		if err := r.Patch(ctx, obj, client.MergeFrom(orig)); err != nil {
+			return ctrl.Result{}, fmt.Errorf("cannot add finalizer: %w", err)
+		}
+		orig = obj.DeepCopy()
+	}
+
+	run.sync(ctx)
+
+	// Status is written once, at the end, and only if it changed.
+	run.out.apply(&obj.Status.Conditions, obj.Generation)
+	obj.Status.ObservedGeneration = obj.Generation
+	if !equality.Semantic.DeepEqual(orig.Status, obj.Status) {
+		if err := r.Status().Patch(ctx, obj, client.MergeFrom(orig)); err != nil {
+			if apierrors.IsNotFound(err) {
+				return ctrl.Result{}, nil
+			}
+			log.Error(err, "cannot write status")
+			return ctrl.Result{}, err
+		}
+	}
+	if run.out.kind == outcomeStalled && !isStalledAlready(orig, obj) {
+		r.Recorder.Eventf(obj, nil, "Warning", eventStalled, "Reconcile", "%s: %s", run.out.reason, run.out.message)
+	}
+	switch {
+	case run.retryAfter > 0:
+		return ctrl.Result{RequeueAfter: run.retryAfter}, nil
+	case run.retryErr != nil:
+		return ctrl.Result{}, run.retryErr
+	}
+	return ctrl.Result{RequeueAfter: jitter(run.interval)}, nil
+}
+
+func isStalledAlready(before, after *accessv1alpha1.ContactAccess) bool {
+	b := findCond(before.Status.Conditions, accessv1alpha1.TypeStalled)
+	a := findCond(after.Status.Conditions, accessv1alpha1.TypeStalled)
+	return b != nil && a != nil && b.Status == a.Status && b.Reason == a.Reason && b.ObservedGeneration == a.ObservedGeneration
+}
+
+func findCond(conds []metav1.Condition, t string) *metav1.Condition {
+	for i := range conds {
+		if conds[i].Type == t {
+			return &conds[i]
+		}
+	}
+	return nil
+}
+
+func (r *ContactAccessReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// connect finds the ProviderConfig (in the object's own namespace only) and its connection.
+func (run *caRun) connect(ctx context.Context) error {
+	obj := run.obj
+	conn, interval, out, ok := connectProvider(ctx, run.r.Client, run.r.Connections, obj.Namespace,
+		obj.Spec.ProviderConfigRef.Name, obj.Spec.HostUp != nil, obj.Spec.SyncInterval)
+	run.interval = interval
+	if !ok {
+		run.out = out
+		if out.kind == outcomeRetrying {
+			run.retryErr = errors.New(out.message)
+		}
+		return errStop
+	}
+	run.conn = conn
+	return nil
+}
+
+// fail records a provider or Kubernetes error: terminal ones stall, others retry.
+func (run *caRun) fail(err error) {
+	run.out = classify(err)
+	if run.out.kind == outcomeRetrying {
+		if ra := retryAfterOf(err); ra > 0 {
+			run.retryAfter = ra
+		} else {
+			run.retryErr = err
+		}
+	}
+}
+
+// sync runs connect → observe → plan → apply → verify for the object's provider.
+func (run *caRun) sync(ctx context.Context) {
+	if err := run.connect(ctx); err != nil {
+		return
+	}
+	switch {
+	case run.obj.Spec.HostUp != nil:
+		run.syncHostUp(ctx)
+	default:
+		run.syncOnlyOffice(ctx)
+	}
+}
+
+// finish records a successful observation: what was read, the drift found, and the outcome.
+func (run *caRun) finish(ctx context.Context, drift, pending []string, wrote bool) {
+	obj := run.obj
+	now := metav1.NewTime(run.r.now())
+	obj.Status.LastSyncTime = &now
+	obj.Status.Drift = drift
+	obj.Status.Plan = pending
+	switch {
+	case len(pending) > 0:
+		// Observe reports the plan; the reason (ObserveOnly) says the provider still differs.
+		run.out = observed(fmt.Sprintf("managementPolicy is Observe: %d change(s) pending, see status.plan; nothing was written", len(pending)))
+	case obj.Spec.ManagementPolicy == accessv1alpha1.ManagementObserve:
+		run.out = ready(accessv1alpha1.ReasonAvailable, "The provider matches the spec (managementPolicy Observe: nothing is ever written).")
+	default:
+		run.out = ready(accessv1alpha1.ReasonAvailable, "The provider matches the spec (verified by a read).")
+	}
+	if wrote {
+		reason, note := eventUpdated, "Applied: "+strings.Join(drift, "; ")
+		if obj.Generation == obj.Status.ObservedGeneration && len(drift) > 0 {
+			reason, note = eventDriftCorrected, "Drift corrected: "+strings.Join(drift, "; ")
+		}
+		run.r.Recorder.Eventf(obj, nil, "Normal", reason, "Update", "%s", truncate(note, 1000))
+		logf.FromContext(ctx).Info("applied", "changes", drift)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// SetupWithManager registers the reconciler. A ProviderConfig becoming Ready (or changing)
+// wakes the objects that use it; our own status writes do not trigger reconciles.
 func (r *ContactAccessReconciler) SetupWithManager(mgr ctrl.Manager, o Options) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &accessv1alpha1.ContactAccess{}, indexProviderConfig,
+		func(obj client.Object) []string {
+			return []string{obj.(*accessv1alpha1.ContactAccess).Spec.ProviderConfigRef.Name}
+		}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&accessv1alpha1.ContactAccess{}).
-		WithOptions(controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}).
+		For(&accessv1alpha1.ContactAccess{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&accessv1alpha1.ProviderConfig{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, pc client.Object) []reconcile.Request {
+			list := &accessv1alpha1.ContactAccessList{}
+			if err := r.List(ctx, list, client.InNamespace(pc.GetNamespace()), client.MatchingFields{indexProviderConfig: pc.GetName()}); err != nil {
+				return nil
+			}
+			out := make([]reconcile.Request, 0, len(list.Items))
+			for _, ca := range list.Items {
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ca.Namespace, Name: ca.Name}})
+			}
+			return out
+		}), builder.WithPredicates(providerConfigReadinessChanged())).
+		WithOptions(controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles, RateLimiter: errorBackoff()}).
 		Complete(r)
+}
+
+const indexProviderConfig = "spec.providerConfigRef.name"
+
+// providerConfigReadinessChanged passes ProviderConfig events that matter to the objects using
+// it: creation, deletion, a spec change, or a change of its Ready condition.
+func providerConfigReadinessChanged() predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, n := e.ObjectOld.(*accessv1alpha1.ProviderConfig), e.ObjectNew.(*accessv1alpha1.ProviderConfig)
+			return o.Generation != n.Generation || isReady(o.Status.Conditions, o.Generation) != isReady(n.Status.Conditions, n.Generation)
+		},
+	}
 }

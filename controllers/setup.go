@@ -5,6 +5,7 @@ package controllers
 import (
 	"flag"
 	"fmt"
+	"net/http"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 )
@@ -13,6 +14,11 @@ import (
 type Options struct {
 	// MaxConcurrentReconciles per kind.
 	MaxConcurrentReconciles int
+	// HTTPClient for provider calls; nil means http.DefaultClient (tests and the demo set it).
+	HTTPClient *http.Client
+
+	// afterCreate (tests only) runs between a create call and the recording of its id.
+	afterCreate func() error
 }
 
 // BindFlags registers the options on fs.
@@ -25,13 +31,15 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	if o.MaxConcurrentReconciles < 1 {
 		o.MaxConcurrentReconciles = 1
 	}
-	if err := (&ProviderConfigReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr, o); err != nil {
+	conns := &Connections{HTTPClient: o.HTTPClient, Log: mgr.GetLogger().WithName("provider")}
+	recorder := mgr.GetEventRecorder("contactsync")
+	if err := (&ProviderConfigReconciler{Client: mgr.GetClient(), Connections: conns}).SetupWithManager(mgr, o); err != nil {
 		return fmt.Errorf("cannot set up the ProviderConfig controller: %w", err)
 	}
-	if err := (&ContactAccessReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr, o); err != nil {
+	if err := (&ContactAccessReconciler{Client: mgr.GetClient(), Connections: conns, Recorder: recorder, afterCreate: o.afterCreate}).SetupWithManager(mgr, o); err != nil {
 		return fmt.Errorf("cannot set up the ContactAccess controller: %w", err)
 	}
-	if err := (&DelegatedGrantReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr, o); err != nil {
+	if err := (&DelegatedGrantReconciler{Client: mgr.GetClient(), Connections: conns, Recorder: recorder}).SetupWithManager(mgr, o); err != nil {
 		return fmt.Errorf("cannot set up the DelegatedGrant controller: %w", err)
 	}
 	return nil

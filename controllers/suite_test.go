@@ -1,7 +1,11 @@
 package controllers
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"sync"
+	"sync/atomic"
 	"path/filepath"
 	"testing"
 
@@ -13,10 +17,13 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"go.uber.org/zap/zapcore"
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
 )
@@ -36,7 +43,7 @@ func TestControllers(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	logf.SetLogger(zap.New(zap.WriteTo(io.MultiWriter(GinkgoWriter, &capturedLogs)), zap.UseDevMode(true), zap.Level(zapcore.Level(-2))))
 	suiteCtx, cancel = context.WithCancel(context.Background())
 
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
@@ -51,7 +58,27 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred(), "cannot start envtest: is KUBEBUILDER_ASSETS set? `make test` sets it via hack/envtest-bins.sh")
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(Setup(mgr, Options{MaxConcurrentReconciles: 4, afterCreate: func() error {
+		if f := crashAfterCreate.Load(); f != nil {
+			return (*f)()
+		}
+		return nil
+	}})).To(Succeed())
+	go func() {
+		defer GinkgoRecover()
+		Expect(mgr.Start(suiteCtx)).To(Succeed())
+	}()
 })
+
+// crashAfterCreate, when set by a test, runs between a create call and the recording of its id.
+var crashAfterCreate atomic.Pointer[func() error]
 
 var _ = AfterSuite(func() {
 	if cancel != nil {
@@ -69,3 +96,24 @@ func newNamespace() string {
 	DeferCleanup(func() { _ = k8sClient.Delete(context.Background(), ns) })
 	return ns.Name
 }
+
+// syncBuffer collects every log line of the suite (controllers and clients, V(2) included),
+// so tests can assert that no secret ever reaches a log.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var capturedLogs syncBuffer

@@ -28,7 +28,8 @@ const (
 	ReasonCreating = "Creating"
 	// ReasonApplying: a change is being written to the provider.
 	ReasonApplying = "Applying"
-	// ReasonObserveOnly: managementPolicy is Observe; status.plan holds what Enforce would change.
+	// ReasonObserveOnly: managementPolicy is Observe and the provider differs; status.plan holds
+	// what Enforce would change. Ready is True: observing and planning is all such an object does.
 	ReasonObserveOnly = "ObserveOnly"
 	// ReasonDeleting: the object is being deleted and its deletion policy applied.
 	ReasonDeleting = "Deleting"
@@ -65,6 +66,12 @@ const (
 	ReasonAPIError = "APIError"
 	// ReasonRateLimited: the provider asked us to slow down; the controller waits for Retry-After.
 	ReasonRateLimited = "RateLimited"
+	// ReasonInvitePending: the invitation was sent and waits for the invitee to accept it.
+	ReasonInvitePending = "InvitePending"
+	// ReasonInviteExpired: the invitation expired unaccepted and reinviteOnExpiry is off.
+	ReasonInviteExpired = "InviteExpired"
+	// ReasonGrantRevoked: the grant was revoked in HostUp; it is not re-created behind a person's back.
+	ReasonGrantRevoked = "GrantRevoked"
 	// ReasonRevocationRequiresDashboard: HostUp has no revoke call; a person must revoke in the dashboard.
 	ReasonRevocationRequiresDashboard = "RevocationRequiresDashboard"
 )

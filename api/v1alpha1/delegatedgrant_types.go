@@ -93,6 +93,10 @@ type DelegatedGrantStatus struct {
 	// Permissions of an active grant as last read.
 	// +optional
 	Permissions *ObservedHostUp `json:"permissions,omitempty"`
+	// Plan lists what Enforce would do; set under managementPolicy Observe.
+	// +listType=atomic
+	// +optional
+	Plan []string `json:"plan,omitempty"`
 }
 
 // DelegatedGrant declares one HostUp delegated-access invitation.
