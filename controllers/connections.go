@@ -31,6 +31,8 @@ type Connection struct {
 	OnlyOffice onlyoffice.API
 	// SyncInterval is the ProviderConfig's poll period.
 	SyncInterval time.Duration
+	// RevokeGrant is set only when the ProviderConfig enables grantRevocation: DeleteEndpoint.
+	RevokeGrant func(ctx context.Context, grantID string) error
 
 	key    string
 	users  userCache
@@ -140,6 +142,9 @@ func (c *Connections) build(pc *accessv1alpha1.ProviderConfig, secret *corev1.Se
 			return nil, &connectError{accessv1alpha1.ReasonInvalidSpec, err.Error()}
 		}
 		conn.HostUp = cl
+		if pc.Spec.HostUp.GrantRevocation == accessv1alpha1.RevocationDeleteEndpoint {
+			conn.RevokeGrant = cl.DeleteGrant
+		}
 	case pc.Spec.OnlyOffice != nil:
 		user, pass, token := string(secret.Data["userName"]), string(secret.Data["password"]), string(secret.Data["token"])
 		if token == "" && (user == "" || pass == "") {

@@ -407,6 +407,19 @@ func (run *dgRun) delete(ctx context.Context) bool {
 	}
 	msg := fmt.Sprintf("deletionPolicy Revoke: HostUp documents no API to revoke a delegated grant, so revoke grant %s (%s) in the HostUp dashboard (Teams, Delegated access); "+
 		"this object is removed once a poll sees it revoked. To let it go without revoking, set spec.deletionPolicy to Orphan", g.ID, obj.Spec.Email)
+	if run.conn.RevokeGrant != nil {
+		// Enabled explicitly in the ProviderConfig. Success is not taken on trust: the grant
+		// must read back revoked (or gone) before the finalizer goes.
+		err := run.conn.RevokeGrant(ctx, g.ID)
+		run.conn.InvalidateGrants()
+		if err == nil {
+			run.out = progressing(accessv1alpha1.ReasonDeleting, fmt.Sprintf("asked HostUp to revoke grant %s; waiting to read it back revoked", g.ID), true)
+			run.retryAfter = time.Second
+			return false
+		}
+		msg = fmt.Sprintf("grantRevocation DeleteEndpoint: HostUp refused to revoke grant %s (%v). Revoke it in the HostUp dashboard (Teams, Delegated access); "+
+			"this object is removed once a poll sees it revoked. To let it go without revoking, set spec.deletionPolicy to Orphan", g.ID, err)
+	}
 	before := meta.FindStatusCondition(obj.Status.Conditions, accessv1alpha1.TypeStalled)
 	if before == nil || before.Reason != accessv1alpha1.ReasonRevocationRequiresDashboard {
 		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, accessv1alpha1.ReasonRevocationRequiresDashboard, "Delete", "%s", msg)

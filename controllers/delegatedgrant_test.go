@@ -167,6 +167,23 @@ var _ = Describe("DelegatedGrant", func() {
 			WithTimeout(2*shortPoll + 5*time.Second).ShouldNot(Succeed())
 	})
 
+	It("with the DELETE endpoint enabled, still trusts only a read-back", func() {
+		setup()
+		Expect(k8sClient.Patch(suiteCtx, pc, client.RawPatch("application/merge-patch+json",
+			[]byte(`{"spec":{"hostup":{"grantRevocation":"DeleteEndpoint"}}}`)))).To(Succeed())
+		Eventually(func() bool { return isReady(getPC(pc).Status.Conditions, pc.Generation) }).WithTimeout(eventuallyTO).Should(BeTrue())
+		dg := delegatedGrant(ns, "d", "d@example.com")
+		Expect(k8sClient.Create(suiteCtx, dg)).To(Succeed())
+		waitReady(dg)
+		Expect(k8sClient.Delete(suiteCtx, dg)).To(Succeed())
+		Eventually(condition(dg, accessv1alpha1.TypeStalled)).WithTimeout(eventuallyTO).
+			Should(haveCond(metav1.ConditionTrue, accessv1alpha1.ReasonRevocationRequiresDashboard))
+		Expect(condition(dg, accessv1alpha1.TypeStalled)().Message).To(SatisfyAll(
+			ContainSubstring("HostUp refused to revoke grant "+dg.Status.GrantID), ContainSubstring("Not in a delegated access session")))
+		Expect(fake.Calls("DELETE /api/delegated-access/{id}")).To(BeNumerically(">=", 1))
+		Expect(grantsFor(fake, "d@example.com")[0].RevokedAt).To(BeNil())
+	})
+
 	It("observes 50 grants of one account with one list call per poll interval", func() {
 		setup()
 		for i := range 50 {
@@ -195,3 +212,8 @@ var _ = Describe("DelegatedGrant", func() {
 		Expect(fake.Calls("POST /api/delegated-access")).To(Equal(50))
 	})
 })
+
+func getPC(pc *accessv1alpha1.ProviderConfig) *accessv1alpha1.ProviderConfig {
+	_ = k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(pc), pc)
+	return pc
+}
