@@ -199,7 +199,9 @@ func (run *caRun) finish(ctx context.Context, drift, pending []string, wrote boo
 	}
 	if wrote {
 		reason, note := eventUpdated, "Applied: "+strings.Join(drift, "; ")
-		if obj.Generation == obj.Status.ObservedGeneration && len(drift) > 0 {
+		// Conditions still hold the previous reconcile's outcome here: Ready at this generation
+		// means the provider had matched this spec, so what differs now was changed outside.
+		if isReady(obj.Status.Conditions, obj.Generation) && len(drift) > 0 {
 			reason, note = eventDriftCorrected, "Drift corrected: "+strings.Join(drift, "; ")
 		}
 		run.r.Recorder.Eventf(obj, nil, "Normal", reason, "Update", "%s", truncate(note, 1000))
