@@ -49,7 +49,7 @@ envtest: ## Build (once, cached) kube-apiserver and etcd for envtest and print t
 	@ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-bins.sh
 
 .PHONY: test
-test: manifests generate vet ## Run every test (builds the envtest binaries on first use).
+test: manifests generate vet kustomize ## Run every test (builds the envtest binaries on first use).
 	@assets="$${KUBEBUILDER_ASSETS:-$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-bins.sh)}" && \
 	  echo "KUBEBUILDER_ASSETS=$$assets" && \
 	  KUBEBUILDER_ASSETS="$$assets" $(GO) test -race -count=1 -timeout 30m ./... $(TEST_ARGS)
