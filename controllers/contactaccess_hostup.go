@@ -259,9 +259,9 @@ func hostupWrite(desired plan.HostUpState, current *hostup.Permissions) *hostup.
 	}
 	r := desired.Rights
 	return &hostup.Permissions{
-		Services: flag(current.Services, desired.Services),
-		Domains:  flag(current.Domains, desired.Domains),
-		DNSZones: flag(current.DNSZones, desired.DNSZones),
+		Services:        flag(current.Services, desired.Services),
+		Domains:         flag(current.Domains, desired.Domains),
+		DNSZones:        flag(current.DNSZones, desired.DNSZones),
 		CanViewInvoices: r["canViewInvoices"], CanReceiveInvoices: r["canReceiveInvoices"],
 		CanOpenTickets: r["canOpenTickets"], CanViewTickets: r["canViewTickets"],
 		CanReceiveTicketEmails: r["canReceiveTicketEmails"], CanCloseTickets: r["canCloseTickets"],

@@ -48,8 +48,8 @@ var _ = Describe("ContactAccess on HostUp", func() {
 
 	It("converges, verifies, writes once per spec edit and never in a steady state", func() {
 		ca := hostupAccess(ns, "anna", "hostup", ptr(annaID), accessv1alpha1.HostUpPermissions{
-			Services: []accessv1alpha1.ResourceRef{{Name: "VPS M"}, {ID: "18732"}},
-			Domains:  []accessv1alpha1.ResourceRef{{Name: "example.se"}},
+			Services:        []accessv1alpha1.ResourceRef{{Name: "VPS M"}, {ID: "18732"}},
+			Domains:         []accessv1alpha1.ResourceRef{{Name: "example.se"}},
 			CanViewInvoices: true, CanOpenTickets: true,
 		})
 		Expect(k8sClient.Create(suiteCtx, ca)).To(Succeed())
@@ -83,8 +83,8 @@ var _ = Describe("ContactAccess on HostUp", func() {
 		reads := fake.Calls("GET /api/contacts/{id}/permissions")
 		Consistently(func() int { return hostupWrites(fake) }).WithTimeout(3 * shortPoll).WithPolling(time.Second).
 			Should(Equal(writes + 1))
-		Expect(fake.Calls("GET /api/contacts/{id}/permissions") - reads).To(BeNumerically(">=", 2), "it kept polling")
-		Expect(fake.Calls("GET /api/contacts/{id}/permissions") - reads).To(BeNumerically("<=", 5), "one read per poll")
+		Expect(fake.Calls("GET /api/contacts/{id}/permissions")-reads).To(BeNumerically(">=", 2), "it kept polling")
+		Expect(fake.Calls("GET /api/contacts/{id}/permissions")-reads).To(BeNumerically("<=", 5), "one read per poll")
 	})
 
 	It("reports drift made in the dashboard and corrects it within one poll", func() {

@@ -83,7 +83,7 @@ var _ = Describe("ContactAccess on ONLYOFFICE", func() {
 		writes := ooWrites(fake)
 		lookups := fake.Calls(http.MethodGet, oo.RouteUserByEmail)
 		Consistently(func() int { return ooWrites(fake) }).WithTimeout(3 * shortPoll).Should(Equal(writes))
-		Expect(fake.Calls(http.MethodGet, oo.RouteUserByEmail) - lookups).To(BeNumerically("<=", 3),
+		Expect(fake.Calls(http.MethodGet, oo.RouteUserByEmail)-lookups).To(BeNumerically("<=", 3),
 			"manager e-mails are cached for a poll period, not looked up on every read")
 
 		By("making the contact shared is one write, read back")

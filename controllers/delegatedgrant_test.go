@@ -83,7 +83,7 @@ var _ = Describe("DelegatedGrant", func() {
 
 		By("accepted → Active with grantee and permissions")
 		Expect(fake.AcceptGrant(grants[0].ID, "30999", "Per Partner", "per@partner.example", "Partner AB")).To(Succeed())
-		Eventually(func() accessv1alpha1.GrantState { return getDG(dg).Status.State }).WithTimeout(2 * shortPoll + 5*time.Second).
+		Eventually(func() accessv1alpha1.GrantState { return getDG(dg).Status.State }).WithTimeout(2*shortPoll + 5*time.Second).
 			Should(Equal(accessv1alpha1.GrantActive))
 		Expect(dg.Status.Grantee).To(Equal(&accessv1alpha1.Grantee{ClientID: "30999", Name: "Per Partner", Email: "per@partner.example", Company: "Partner AB"}))
 		Expect(dg.Status.AcceptedAt).NotTo(BeNil())
@@ -94,12 +94,12 @@ var _ = Describe("DelegatedGrant", func() {
 		Eventually(func() []accessv1alpha1.UndeclaredGrant {
 			_ = k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(pc), pc)
 			return pc.Status.UndeclaredGrants
-		}).WithTimeout(2 * shortPoll + 5*time.Second).Should(ConsistOf(
+		}).WithTimeout(2*shortPoll + 5*time.Second).Should(ConsistOf(
 			HaveField("Email", "karin@consult.example")))
 
 		By("revoked in the dashboard → Revoked, stalled, never re-invited behind a person's back")
 		Expect(fake.RevokeGrant(grants[0].ID)).To(Succeed())
-		Eventually(func() accessv1alpha1.GrantState { return getDG(dg).Status.State }).WithTimeout(2 * shortPoll + 5*time.Second).
+		Eventually(func() accessv1alpha1.GrantState { return getDG(dg).Status.State }).WithTimeout(2*shortPoll + 5*time.Second).
 			Should(Equal(accessv1alpha1.GrantRevoked))
 		Expect(condition(dg, accessv1alpha1.TypeStalled)()).To(haveCond(metav1.ConditionTrue, accessv1alpha1.ReasonGrantRevoked))
 		Expect(kstatusOf(dg)).To(Equal(status.FailedStatus))

@@ -34,7 +34,9 @@ func withOutcome(o outcome, generation, observed int64) []metav1.Condition {
 }
 
 func healthCases() map[string]healthCase {
-	meta := func(gen int64) metav1.ObjectMeta { return metav1.ObjectMeta{Name: "x", Namespace: "y", Generation: gen} }
+	meta := func(gen int64) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: "x", Namespace: "y", Generation: gen}
+	}
 	ca := func(gen, observedGen int64, conds []metav1.Condition) *accessv1alpha1.ContactAccess {
 		return &accessv1alpha1.ContactAccess{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "access.contactsync.dev/v1alpha1", Kind: "ContactAccess"},

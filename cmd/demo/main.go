@@ -385,4 +385,3 @@ func waitFor(ctx context.Context, deadline time.Time, tick func(), done func() b
 		}
 	}
 }
-
