@@ -37,6 +37,7 @@ type Connection struct {
 	key    string
 	users  userCache
 	grants grantCache
+	access *accessBatcher
 }
 
 // Connections owns one Connection per ProviderConfig and rebuilds it when the
@@ -159,6 +160,7 @@ func (c *Connections) build(pc *accessv1alpha1.ProviderConfig, secret *corev1.Se
 			return nil, &connectError{accessv1alpha1.ReasonInvalidSpec, err.Error()}
 		}
 		conn.OnlyOffice = cl
+		conn.access = newAccessBatcher(cl)
 	}
 	return conn, nil
 }

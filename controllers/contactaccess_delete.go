@@ -119,7 +119,7 @@ func (run *caRun) applyDeletionPolicy(ctx context.Context) bool {
 		return true
 	}
 	// Revoke: private with no managers, so only CRM administrators can see the contact.
-	if err := run.conn.OnlyOffice.SetContactAccess(ctx, id, false, nil); err != nil {
+	if err := run.conn.access.Set(ctx, id, false, nil); err != nil {
 		run.fail(err)
 		return false
 	}

@@ -36,7 +36,7 @@ func (run *caRun) syncOnlyOffice(ctx context.Context) {
 		run.finish(ctx, p.Differences, decision.Pending, false)
 		return
 	}
-	if err := run.conn.OnlyOffice.SetContactAccess(ctx, spec.ContactID, spec.Shared, desired.Managers); err != nil {
+	if err := run.conn.access.Set(ctx, spec.ContactID, spec.Shared, desired.Managers); err != nil {
 		run.fail(err)
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -19,6 +20,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -59,10 +61,22 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
+	startManager()
+})
+
+var (
+	mgrCancel context.CancelFunc
+	mgrDone   chan struct{}
+)
+
+// startManager runs the controllers against envtest, as the manager binary would.
+func startManager() {
+	GinkgoHelper()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		Controller:             ctrlconfig.Controller{SkipNameValidation: ptr(true)},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	Expect(Setup(mgr, Options{MaxConcurrentReconciles: 4, afterCreate: func() error {
@@ -71,11 +85,29 @@ var _ = BeforeSuite(func() {
 		}
 		return nil
 	}})).To(Succeed())
+	ctx, cancel := context.WithCancel(suiteCtx)
+	done := make(chan struct{})
 	go func() {
 		defer GinkgoRecover()
-		Expect(mgr.Start(suiteCtx)).To(Succeed())
+		defer close(done)
+		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
-})
+	mgrCancel, mgrDone = cancel, done
+}
+
+// stopManager stops the running manager and waits for it to exit.
+func stopManager() {
+	mgrCancel()
+	Eventually(mgrDone).WithTimeout(time.Minute).Should(BeClosed())
+}
+
+// restartManager stops the manager (as a rollout would) and starts a new one with empty caches
+// and fresh provider connections.
+func restartManager() {
+	GinkgoHelper()
+	stopManager()
+	startManager()
+}
 
 // crashAfterCreate, when set by a test, runs between a create call and the recording of its id.
 var crashAfterCreate atomic.Pointer[func() error]

@@ -1,0 +1,144 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/contactsync/contactsync/internal/onlyoffice"
+)
+
+// Coalescing defaults: how long the first write of a batch waits for others with the same
+// access, and how many contacts one bulk PUT carries.
+const (
+	coalesceWindow = 25 * time.Millisecond
+	coalesceChunk  = 50
+)
+
+// accessBatcher coalesces ONLYOFFICE access writes: contacts whose desired access (shared
+// flag and manager set) is identical go through one bulk PUT /crm/contact/access, so K
+// distinct access sets over N contacts cost about K × ceil(N/chunk) writes instead of N.
+//
+// ONLYOFFICE runs a bulk PUT contact by contact and stops at the first failure, with the
+// contacts before it changed and those after it untouched. The batcher therefore gives the
+// failure to the contact that failed, success to those before it, and sends the rest again.
+// Every caller still verifies its own contact by a read afterwards.
+type accessBatcher struct {
+	api    onlyoffice.API
+	window time.Duration
+	chunk  int
+
+	mu      sync.Mutex
+	pending map[string]*accessBatch
+}
+
+type accessBatch struct {
+	shared   bool
+	managers []string
+	waiters  map[int64][]chan error
+	full     chan struct{}
+}
+
+func newAccessBatcher(api onlyoffice.API) *accessBatcher {
+	return &accessBatcher{api: api, window: coalesceWindow, chunk: coalesceChunk, pending: map[string]*accessBatch{}}
+}
+
+func accessKey(shared bool, managers []string) string {
+	return strconv.FormatBool(shared) + "|" + strings.Join(managers, ",")
+}
+
+// Set writes the access of one contact, possibly together with others. managers must be
+// sorted. It returns this contact's outcome.
+func (b *accessBatcher) Set(ctx context.Context, id int64, shared bool, managers []string) error {
+	done := make(chan error, 1)
+	key := accessKey(shared, managers)
+	b.mu.Lock()
+	batch := b.pending[key]
+	if batch == nil {
+		batch = &accessBatch{shared: shared, managers: slices.Clone(managers), waiters: map[int64][]chan error{}, full: make(chan struct{})}
+		b.pending[key] = batch
+		go b.flushAfter(key, batch)
+	}
+	batch.waiters[id] = append(batch.waiters[id], done)
+	if len(batch.waiters) >= b.chunk {
+		select {
+		case <-batch.full:
+		default:
+			close(batch.full)
+		}
+	}
+	b.mu.Unlock()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (b *accessBatcher) flushAfter(key string, batch *accessBatch) {
+	t := time.NewTimer(b.window)
+	select {
+	case <-t.C:
+	case <-batch.full:
+		t.Stop()
+	}
+	b.mu.Lock()
+	if b.pending[key] == batch {
+		delete(b.pending, key)
+	}
+	b.mu.Unlock()
+	b.flush(batch)
+}
+
+// flush sends the batch in chunks. It runs detached from any one caller's context, bounded by
+// the client's own request timeouts, so one caller giving up does not fail the others.
+func (b *accessBatcher) flush(batch *accessBatch) {
+	ids := make([]int64, 0, len(batch.waiters))
+	for id := range batch.waiters {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	answer := func(id int64, err error) {
+		for _, ch := range batch.waiters[id] {
+			ch <- err
+		}
+	}
+	ctx := context.Background()
+	for len(ids) > 0 {
+		n := min(len(ids), b.chunk)
+		chunk := ids[:n]
+		var err error
+		if len(chunk) == 1 {
+			err = b.api.SetContactAccess(ctx, chunk[0], batch.shared, batch.managers)
+		} else {
+			err = b.api.SetContactsAccess(ctx, chunk, batch.shared, batch.managers)
+		}
+		var be *onlyoffice.BatchError
+		switch {
+		case err == nil:
+			for _, id := range chunk {
+				answer(id, nil)
+			}
+			ids = ids[n:]
+		case errors.As(err, &be) && be.FailedID() != 0:
+			for _, id := range be.Changed() {
+				answer(id, nil)
+			}
+			answer(be.FailedID(), be.Err)
+			// Send what the server never reached again, with the rest of the queue.
+			ids = append(be.Untouched(), ids[n:]...)
+		default:
+			// The whole chunk failed (rate limit, network) or the failing contact is unknown:
+			// each caller retries on its own schedule and verifies by read.
+			for _, id := range chunk {
+				answer(id, err)
+			}
+			ids = ids[n:]
+		}
+	}
+}

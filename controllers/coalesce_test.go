@@ -1,0 +1,127 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/contactsync/contactsync/internal/onlyoffice"
+)
+
+// portal is an in-memory onlyoffice.API that records writes and fails bulk PUTs the way
+// ONLYOFFICE does: contact by contact, stopping at the first failure.
+type portal struct {
+	onlyoffice.API
+	mu     sync.Mutex
+	calls  []string
+	access map[int64]string
+	fail   map[int64]error
+}
+
+func (p *portal) set(id int64, shared bool, managers []string) error {
+	if err := p.fail[id]; err != nil {
+		return err
+	}
+	p.access[id] = fmt.Sprint(shared, managers)
+	return nil
+}
+
+func (p *portal) SetContactAccess(_ context.Context, id int64, shared bool, managers []string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, fmt.Sprintf("single %d", id))
+	return p.set(id, shared, managers)
+}
+
+func (p *portal) SetContactsAccess(_ context.Context, ids []int64, shared bool, managers []string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, fmt.Sprintf("bulk %v", ids))
+	for i, id := range ids {
+		if err := p.set(id, shared, managers); err != nil {
+			return &onlyoffice.BatchError{IDs: ids, Index: i, Err: err}
+		}
+	}
+	return nil
+}
+
+func TestAccessBatcher(t *testing.T) {
+	errForbidden := errors.New("HTTP 403 Access Denied")
+	cases := map[string]struct {
+		reason    string
+		chunk     int
+		writes    map[int64][]string // contact → managers
+		fail      map[int64]error
+		wantCalls []string
+		wantErr   map[int64]error
+	}{
+		"IdenticalAccessCoalesced": {
+			reason: "five contacts with one access set cost one bulk write",
+			chunk:  50,
+			writes: map[int64][]string{1: {"a"}, 2: {"a"}, 3: {"a"}, 4: {"a"}, 5: {"a"}},
+			wantCalls: []string{"bulk [1 2 3 4 5]"},
+		},
+		"DistinctSetsApart": {
+			reason:    "K distinct access sets cost K writes",
+			chunk:     50,
+			writes:    map[int64][]string{1: {"a"}, 2: {"a"}, 3: {"b"}},
+			wantCalls: []string{"bulk [1 2]", "single 3"},
+		},
+		"Chunked": {
+			reason:    "N contacts cost ceil(N/chunk) writes",
+			chunk:     2,
+			writes:    map[int64][]string{1: {"a"}, 2: {"a"}, 3: {"a"}, 4: {"a"}, 5: {"a"}},
+			wantCalls: []string{"bulk [1 2]", "bulk [3 4]", "single 5"},
+		},
+		"FailureAttributed": {
+			reason:    "the failing contact gets the error, the ones before succeed, the rest are sent again",
+			chunk:     50,
+			writes:    map[int64][]string{1: {"a"}, 2: {"a"}, 3: {"a"}, 4: {"a"}},
+			fail:      map[int64]error{2: errForbidden},
+			wantCalls: []string{"bulk [1 2 3 4]", "bulk [3 4]"},
+			wantErr:   map[int64]error{2: errForbidden},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := &portal{access: map[int64]string{}, fail: tc.fail}
+			b := newAccessBatcher(p)
+			b.chunk, b.window = tc.chunk, 50*time.Millisecond
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			got := map[int64]error{}
+			for id, m := range tc.writes {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					err := b.Set(context.Background(), id, false, m)
+					mu.Lock()
+					got[id] = err
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			calls := append([]string(nil), p.calls...)
+			sort.Strings(calls)
+			want := append([]string(nil), tc.wantCalls...)
+			sort.Strings(want)
+			if diff := cmp.Diff(want, calls); diff != "" {
+				t.Errorf("%s\ncalls: -want +got:\n%s", tc.reason, diff)
+			}
+			for id := range tc.writes {
+				if !errors.Is(got[id], tc.wantErr[id]) || (tc.wantErr[id] == nil && got[id] != nil) {
+					t.Errorf("%s\ncontact %d: error %v, want %v", tc.reason, id, got[id], tc.wantErr[id])
+				}
+				if tc.wantErr[id] == nil && p.access[id] == "" {
+					t.Errorf("%s\ncontact %d was never written", tc.reason, id)
+				}
+			}
+		})
+	}
+}
