@@ -62,9 +62,9 @@ func TestAccessBatcher(t *testing.T) {
 		wantErr   map[int64]error
 	}{
 		"IdenticalAccessCoalesced": {
-			reason: "five contacts with one access set cost one bulk write",
-			chunk:  50,
-			writes: map[int64][]string{1: {"a"}, 2: {"a"}, 3: {"a"}, 4: {"a"}, 5: {"a"}},
+			reason:    "five contacts with one access set cost one bulk write",
+			chunk:     50,
+			writes:    map[int64][]string{1: {"a"}, 2: {"a"}, 3: {"a"}, 4: {"a"}, 5: {"a"}},
 			wantCalls: []string{"bulk [1 2 3 4 5]"},
 		},
 		"DistinctSetsApart": {
