@@ -136,6 +136,10 @@ func (run *caRun) createHostUpContact(ctx context.Context) (int64, bool) {
 		return 0, false
 	}
 
+	// From here to the recorded id the work is not interrupted by a manager shutdown: a
+	// graceful stop (rollout, lost lease) finishes the create and records its id.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedTimeout)
+	defer cancel()
 	id, err := run.conn.HostUp.CreateContact(ctx, hostup.NewContact{
 		FirstName: spec.FirstName, LastName: spec.LastName, Email: spec.Email, Password: password,
 		PhoneNumber: spec.PhoneNumber, Address1: spec.Address1, City: spec.City, Country: spec.Country, Postcode: spec.Postcode,

@@ -250,6 +250,8 @@ func (run *dgRun) invite(ctx context.Context, reason string) bool {
 		run.fail(fmt.Errorf("cannot record the intent to invite: %w", err))
 		return false
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedTimeout) // see createHostUpContact
+	defer cancel()
 	inv, err := run.conn.HostUp.CreateGrant(ctx, obj.Spec.Email, obj.Spec.Label)
 	run.conn.InvalidateGrants()
 	if err != nil {

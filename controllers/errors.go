@@ -11,6 +11,10 @@ import (
 	"github.com/contactsync/contactsync/internal/hostup"
 )
 
+// detachedTimeout bounds a non-idempotent create and the recording of its id, which run
+// detached from the reconcile's context so that a graceful shutdown cannot split them.
+const detachedTimeout = time.Minute
+
 // errorBackoff is the per-object backoff after a retryable error: 1 s doubling to 5 min, so a
 // failing API is not hammered. Retry-After answers are honoured separately with RequeueAfter.
 func errorBackoff() workqueue.TypedRateLimiter[reconcile.Request] {
