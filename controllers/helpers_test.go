@@ -3,6 +3,7 @@ package controllers
 import (
 	"fmt"
 	"net/http/httptest"
+	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -26,9 +27,18 @@ const (
 	eventuallyTO = 30 * time.Second
 )
 
+// allHostUp remembers every HostUp fake of the suite, to collect the invite tokens issued.
+var allHostUp struct {
+	sync.Mutex
+	fakes []*hostupfake.Server
+}
+
 // startHostUp serves a demo HostUp account on loopback for one test.
 func startHostUp(opts ...hostupfake.Option) (*hostupfake.Server, string) {
 	fake := hostupfake.NewDemo(append([]hostupfake.Option{hostupfake.WithAPIKey(testAPIKey)}, opts...)...)
+	allHostUp.Lock()
+	allHostUp.fakes = append(allHostUp.fakes, fake)
+	allHostUp.Unlock()
 	srv := httptest.NewServer(fake)
 	DeferCleanup(srv.Close)
 	return fake, srv.URL + "/api"

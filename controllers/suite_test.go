@@ -113,6 +113,10 @@ func restartManager() {
 var crashAfterCreate atomic.Pointer[func() error]
 
 var _ = AfterSuite(func() {
+	if k8sClient != nil {
+		By("no credential used anywhere in the suite reached a log line, an event, a status or an annotation")
+		assertNoSecretsLeaked()
+	}
 	if cancel != nil {
 		cancel()
 	}
