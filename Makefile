@@ -92,7 +92,7 @@ deploy: manifests kustomize ## Deploy the controller with config/default (IMG=..
 	$(KUSTOMIZE) build config/default | $(KUBECTL) apply --server-side -f -
 
 .PHONY: undeploy
-undeploy: kustomize ## Remove the controller.
+undeploy: kustomize ## Remove the controller AND the CRDs (every object of these kinds goes too).
 	$(KUSTOMIZE) build config/default | $(KUBECTL) delete --ignore-not-found -f -
 
 ##@ Tools (pinned, installed into ./bin)

@@ -102,6 +102,7 @@ func (c *Connections) Forget(name types.NamespacedName) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.byPC, name)
+	grantsByState.DeletePartialMatch(map[string]string{"namespace": name.Namespace, "provider_config": name.Name})
 }
 
 func (c *Connections) build(pc *accessv1alpha1.ProviderConfig, secret *corev1.Secret) (*Connection, error) {
@@ -157,7 +158,8 @@ func (c *Connections) build(pc *accessv1alpha1.ProviderConfig, secret *corev1.Se
 			RequestsPerSecond: rps, Burst: burst, HTTPClient: c.HTTPClient, Logger: log,
 		})
 		if err != nil {
-			return nil, &connectError{accessv1alpha1.ReasonInvalidSpec, err.Error()}
+			// The base URL passed admission; what is left to refuse is the Secret's content.
+			return nil, &connectError{accessv1alpha1.ReasonSecretInvalid, fmt.Sprintf("Secret %q: %v", secret.Name, err)}
 		}
 		conn.OnlyOffice = cl
 		conn.access = newAccessBatcher(cl)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,7 +33,6 @@ const (
 	eventUpdated        = "Updated"
 	eventDriftCorrected = "DriftCorrected"
 	eventDriftDetected  = "DriftDetected"
-	eventStalled        = "Stalled"
 	eventRevoked        = "Revoked"
 	eventDeleted        = "Deleted"
 	eventOrphaned       = "Orphaned"
@@ -106,7 +106,7 @@ func (r *ContactAccessReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		}
 	}
 	if run.out.kind == outcomeStalled && !isStalledAlready(orig, obj) {
-		r.Recorder.Eventf(obj, nil, "Warning", eventStalled, "Reconcile", "%s: %s", run.out.reason, run.out.message)
+		r.Recorder.Eventf(obj, nil, "Warning", run.out.reason, "Reconcile", "%s", run.out.message)
 	}
 	switch {
 	case run.retryAfter > 0:
@@ -184,6 +184,9 @@ func (run *caRun) sync(ctx context.Context) {
 // finish records a successful observation: what was read, the drift found, and the outcome.
 func (run *caRun) finish(ctx context.Context, drift, pending []string, wrote bool) {
 	obj := run.obj
+	if len(pending) > 0 && !slices.Equal(pending, obj.Status.Plan) {
+		run.r.Recorder.Eventf(obj, nil, "Normal", eventDriftDetected, "Observe", "%s", truncate("Plan (not applied, managementPolicy Observe): "+strings.Join(pending, "; "), 1000))
+	}
 	now := metav1.NewTime(run.r.now())
 	obj.Status.LastSyncTime = &now
 	obj.Status.Drift = drift

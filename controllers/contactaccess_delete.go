@@ -24,7 +24,8 @@ func (run *caRun) delete(ctx context.Context, orig *accessv1alpha1.ContactAccess
 	if !controllerutil.ContainsFinalizer(obj, accessv1alpha1.Finalizer) {
 		return ctrl.Result{}, nil
 	}
-	done := obj.Spec.DeletionPolicy == accessv1alpha1.DeletionOrphan
+	// Observe never writes, not even on delete: it behaves as Orphan.
+	done := obj.Spec.DeletionPolicy == accessv1alpha1.DeletionOrphan || obj.Spec.ManagementPolicy == accessv1alpha1.ManagementObserve
 	if !done {
 		if err := run.connect(ctx); err == nil {
 			done = run.applyDeletionPolicy(ctx)
@@ -34,7 +35,8 @@ func (run *caRun) delete(ctx context.Context, orig *accessv1alpha1.ContactAccess
 			run.out.kind = outcomeStalled
 		}
 	} else {
-		r.Recorder.Eventf(obj, nil, "Normal", eventOrphaned, "Delete", "deletionPolicy Orphan: the provider was left as it is")
+		r.Recorder.Eventf(obj, nil, "Normal", eventOrphaned, "Delete", "deletionPolicy %s with managementPolicy %s: the provider was left as it is",
+			obj.Spec.DeletionPolicy, obj.Spec.ManagementPolicy)
 	}
 	if done {
 		controllerutil.RemoveFinalizer(obj, accessv1alpha1.Finalizer)

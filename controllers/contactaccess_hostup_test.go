@@ -122,6 +122,15 @@ var _ = Describe("ContactAccess on HostUp", func() {
 		Consistently(func() int { return hostupWrites(fake) }).WithTimeout(2 * shortPoll).Should(Equal(writes))
 		after, _ := fake.ContactPermissions(annaID)
 		Expect(after).To(Equal(before))
+		Eventually(func() []string { return eventReasons(ca) }).Should(ContainElement(eventDriftDetected))
+
+		By("deleting an Observe object changes nothing either, whatever its deletionPolicy")
+		Expect(ca.Spec.DeletionPolicy).To(Equal(accessv1alpha1.DeletionRevoke))
+		Expect(k8sClient.Delete(suiteCtx, ca)).To(Succeed())
+		Eventually(func() error { return k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(ca), ca) }).WithTimeout(eventuallyTO).ShouldNot(Succeed())
+		Expect(hostupWrites(fake)).To(Equal(writes))
+		after, _ = fake.ContactPermissions(annaID)
+		Expect(after).To(Equal(before))
 	})
 
 	It("stalls on an unknown service name, naming close matches, and writes nothing", func() {
@@ -135,7 +144,7 @@ var _ = Describe("ContactAccess on HostUp", func() {
 		c := condition(ca, accessv1alpha1.TypeStalled)()
 		Expect(c.Message).To(ContainSubstring(`services[0]: name "VPS XL" not found (did you mean "VPS XS"`))
 		Expect(kstatusOf(ca)).To(Equal(status.FailedStatus))
-		Eventually(func() []string { return eventReasons(ca) }).Should(ContainElement(eventStalled))
+		Eventually(func() []string { return eventReasons(ca) }).Should(ContainElement(accessv1alpha1.ReasonUnknownResource))
 		Consistently(func() int { return hostupWrites(fake) }).WithTimeout(shortPoll).Should(Equal(writes))
 	})
 

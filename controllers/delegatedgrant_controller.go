@@ -208,24 +208,21 @@ func (run *dgRun) sync(ctx context.Context) {
 // previous, interrupted attempt created). It reports whether the object now has a grant id.
 func (run *dgRun) ensureInvite(ctx context.Context) bool {
 	obj, r := run.obj, run.r
-	if at, pending := obj.Annotations[accessv1alpha1.AnnotationCreatePending]; pending {
+	if _, pending := obj.Annotations[accessv1alpha1.AnnotationCreatePending]; pending {
 		// Unlike HostUp contacts, grants can be listed: find what the interrupted attempt made.
 		run.conn.InvalidateGrants()
 		grants, _, ok := run.observe(ctx)
 		if !ok {
 			return false
 		}
-		since, _ := time.Parse(time.RFC3339, at)
-		for _, g := range grants {
-			if strings.EqualFold(g.InviteEmail, obj.Spec.Email) && !g.CreatedAt.Before(since.Add(-time.Minute)) {
-				if err := run.record(ctx, g.ID); err != nil {
-					run.fail(err)
-					return false
-				}
-				r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, eventAdopted, "Create",
-					"Found grant %s that an interrupted attempt created for %s; recorded it instead of inviting again", g.ID, obj.Spec.Email)
-				return true
+		if g := findInterrupted(grants, obj); g != nil {
+			if err := run.record(ctx, g.ID); err != nil {
+				run.fail(err)
+				return false
 			}
+			r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, eventAdopted, "Create",
+				"Found grant %s that an interrupted attempt created for %s; recorded it instead of inviting again", g.ID, obj.Spec.Email)
+			return true
 		}
 		// The fresh list has none: nothing was created, so inviting is safe.
 	}
@@ -236,6 +233,23 @@ func (run *dgRun) ensureInvite(ctx context.Context) bool {
 		return false
 	}
 	return run.invite(ctx, eventInvited)
+}
+
+// findInterrupted finds the grant an interrupted invite created: same e-mail, created no
+// earlier than a minute before the recorded intent.
+func findInterrupted(grants []hostup.Grant, obj *accessv1alpha1.DelegatedGrant) *hostup.Grant {
+	at, pending := obj.Annotations[accessv1alpha1.AnnotationCreatePending]
+	if !pending {
+		return nil
+	}
+	since, _ := time.Parse(time.RFC3339, at)
+	for i := range grants {
+		g := &grants[i]
+		if strings.EqualFold(g.InviteEmail, obj.Spec.Email) && !g.CreatedAt.Before(since.Add(-time.Minute)) {
+			return g
+		}
+	}
+	return nil
 }
 
 // invite sends a new invitation, with intent recorded before the call and the id right after.
@@ -344,7 +358,12 @@ func (run *dgRun) report(ctx context.Context, g *hostup.Grant) {
 	case accessv1alpha1.GrantPending:
 		run.out = ready(accessv1alpha1.ReasonInvitePending, fmt.Sprintf("grant %s: the invitation to %s is waiting to be accepted%s", g.ID, obj.Spec.Email, expiresText(g.InviteExpiresAt)))
 	case accessv1alpha1.GrantExpired:
-		if obj.Spec.ReinviteOnExpiry && obj.Spec.ManagementPolicy != accessv1alpha1.ManagementObserve {
+		if obj.Spec.ReinviteOnExpiry && obj.Spec.ManagementPolicy == accessv1alpha1.ManagementObserve {
+			st.Plan = []string{fmt.Sprintf("re-invite %s: invitation %s expired unaccepted", obj.Spec.Email, g.ID)}
+			run.out = observed("managementPolicy is Observe: a new invitation would be sent; nothing was written")
+			return
+		}
+		if obj.Spec.ReinviteOnExpiry {
 			if run.invite(ctx, eventReinvite) {
 				run.out = progressing(accessv1alpha1.ReasonCreating, fmt.Sprintf("the invitation %s expired unaccepted; a new one was sent", g.ID), true)
 				run.retryAfter = time.Second
@@ -355,8 +374,8 @@ func (run *dgRun) report(ctx context.Context, g *hostup.Grant) {
 			"the invitation %s to %s expired unaccepted: set spec.reinviteOnExpiry to send a new one, or delete this object", g.ID, obj.Spec.Email), true)
 	case accessv1alpha1.GrantRevoked:
 		run.out = stalled(accessv1alpha1.ReasonGrantRevoked, fmt.Sprintf(
-			"grant %s was revoked in HostUp; it is not re-created behind a person's back: delete this object, or remove its annotation %s to invite again",
-			g.ID, accessv1alpha1.AnnotationCreatedID), true)
+			"grant %s was revoked in HostUp; it is not re-created behind a person's back: to invite %s again, delete this DelegatedGrant and create it anew",
+			g.ID, obj.Spec.Email), true)
 	}
 }
 
@@ -381,7 +400,7 @@ func metaTime(t *time.Time) *metav1.Time {
 // until a poll sees the grant revoked or expired.
 func (run *dgRun) delete(ctx context.Context) bool {
 	obj, r := run.obj, run.r
-	if obj.Spec.DeletionPolicy == accessv1alpha1.GrantDeletionOrphan {
+	if obj.Spec.DeletionPolicy == accessv1alpha1.GrantDeletionOrphan || obj.Spec.ManagementPolicy == accessv1alpha1.ManagementObserve {
 		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, eventOrphaned, "Delete", "deletionPolicy Orphan: grant %s was left in HostUp", run.grantID())
 		return true
 	}
@@ -394,12 +413,16 @@ func (run *dgRun) delete(ctx context.Context) bool {
 		return false
 	}
 	run.conn.InvalidateGrants()
-	_, g, ok := run.observe(ctx)
+	grants, g, ok := run.observe(ctx)
 	if !ok {
 		return false
 	}
+	if g == nil && run.grantID() == "" {
+		// An interrupted invite: find what it created, as ensureInvite would.
+		g = findInterrupted(grants, obj)
+	}
 	if g == nil {
-		return true // gone from the account
+		return true // gone from the account, or never created
 	}
 	state := plan.GrantState(plan.GrantTimes{Status: g.Status, InviteExpiresAt: g.InviteExpiresAt, InviteAcceptedAt: g.InviteAcceptedAt, RevokedAt: g.RevokedAt}, r.now())
 	obj.Status.State = state
@@ -409,7 +432,13 @@ func (run *dgRun) delete(ctx context.Context) bool {
 	}
 	msg := fmt.Sprintf("deletionPolicy Revoke: HostUp documents no API to revoke a delegated grant, so revoke grant %s (%s) in the HostUp dashboard (Teams, Delegated access); "+
 		"this object is removed once a poll sees it revoked. To let it go without revoking, set spec.deletionPolicy to Orphan", g.ID, obj.Spec.Email)
-	if run.conn.RevokeGrant != nil {
+	asked := meta.FindStatusCondition(obj.Status.Conditions, accessv1alpha1.TypeReconciling)
+	alreadyAsked := asked != nil && asked.Status == metav1.ConditionTrue && asked.Reason == accessv1alpha1.ReasonDeleting
+	if run.conn.RevokeGrant != nil && alreadyAsked {
+		msg = fmt.Sprintf("grantRevocation DeleteEndpoint: HostUp accepted the DELETE of grant %s but still lists it as %s, so it is not revoked. "+
+			"Revoke it in the HostUp dashboard (Teams, Delegated access); this object is removed once a poll sees it revoked. "+
+			"To let it go without revoking, set spec.deletionPolicy to Orphan", g.ID, strings.ToLower(string(state)))
+	} else if run.conn.RevokeGrant != nil {
 		// Enabled explicitly in the ProviderConfig. Success is not taken on trust: the grant
 		// must read back revoked (or gone) before the finalizer goes.
 		err := run.conn.RevokeGrant(ctx, g.ID)

@@ -234,6 +234,8 @@ func (r *ProviderConfigReconciler) forSecret(ctx context.Context, s client.Objec
 // (a person must act); everything else is retried with backoff.
 func classify(err error) outcome {
 	switch {
+	case onlyoffice.IsLockout(err):
+		return retrying(accessv1alpha1.ReasonRateLimited, err.Error()+": ONLYOFFICE locked the login after repeated failures; retrying when the lock ends")
 	case onlyoffice.IsConfig(err):
 		return stalled(accessv1alpha1.ReasonCredentialsRejected, err.Error()+": use a service account without two-factor login", true)
 	case hostup.IsAuth(err) && isForbidden(err), onlyoffice.IsForbidden(err):

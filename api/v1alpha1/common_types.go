@@ -22,12 +22,8 @@ const (
 	ReasonAvailable = "Available"
 	// ReasonReconcileSuccess: the last reconcile reached the API and applied or confirmed the plan.
 	ReasonReconcileSuccess = "ReconcileSuccess"
-	// ReasonProgressing: the controller is working towards the desired state.
-	ReasonProgressing = "Progressing"
 	// ReasonCreating: a contact or invitation is being created.
 	ReasonCreating = "Creating"
-	// ReasonApplying: a change is being written to the provider.
-	ReasonApplying = "Applying"
 	// ReasonObserveOnly: managementPolicy is Observe and the provider differs; status.plan holds
 	// what Enforce would change. Ready is True: observing and planning is all such an object does.
 	ReasonObserveOnly = "ObserveOnly"
@@ -36,7 +32,7 @@ const (
 
 	// ReasonCredentialsVerified: the provider accepted the credentials.
 	ReasonCredentialsVerified = "CredentialsVerified"
-	// ReasonCredentialsRejected: the provider rejected the credentials (401/403, bad password, 2FA account).
+	// ReasonCredentialsRejected: the provider rejected the credentials (401, bad password, 2FA account).
 	ReasonCredentialsRejected = "CredentialsRejected"
 	// ReasonSecretNotFound: a referenced Secret does not exist in the object's namespace.
 	ReasonSecretNotFound = "SecretNotFound"
@@ -68,11 +64,11 @@ const (
 	ReasonRateLimited = "RateLimited"
 	// ReasonInvitePending: the invitation was sent and waits for the invitee to accept it.
 	ReasonInvitePending = "InvitePending"
-	// ReasonInviteExpired: the invitation expired unaccepted and reinviteOnExpiry is off.
+	// ReasonInviteExpired: the invitation expired unaccepted and will not be re-sent (reinviteOnExpiry off).
 	ReasonInviteExpired = "InviteExpired"
 	// ReasonGrantRevoked: the grant was revoked in HostUp; it is not re-created behind a person's back.
 	ReasonGrantRevoked = "GrantRevoked"
-	// ReasonRevocationRequiresDashboard: HostUp has no revoke call; a person must revoke in the dashboard.
+	// ReasonRevocationRequiresDashboard: HostUp has no (working) revoke call; a person must revoke in the dashboard.
 	ReasonRevocationRequiresDashboard = "RevocationRequiresDashboard"
 )
 

@@ -267,6 +267,9 @@ func (c *Client) handleSlowDown(e *Error, now time.Time) {
 		}
 	}
 	if e.RetryAfter > 0 && (e.HTTPStatus == http.StatusTooManyRequests || e.HTTPStatus == http.StatusServiceUnavailable) {
+		if e.HTTPStatus == http.StatusServiceUnavailable {
+			apiclient.RateLimitedTotal.WithLabelValues(Provider).Inc()
+		}
 		c.limiter.PauseUntil(now.Add(e.RetryAfter))
 	}
 }
