@@ -58,6 +58,11 @@ test: manifests generate vet kustomize ## Run every test (builds the envtest bin
 fuzz: ## Run every fuzz target for FUZZTIME each (default 60s). Not part of `make test`.
 	hack/fuzz.sh $(or $(FUZZTIME),60s)
 
+.PHONY: killtest
+killtest: ## Kill the manager binary with SIGKILL 20 times during creates; check nothing is duplicated. Not in `make test`.
+	@assets="$${KUBEBUILDER_ASSETS:-$$(hack/envtest-bins.sh)}" && \
+	  KUBEBUILDER_ASSETS="$$assets" $(GO) test -count=1 -tags killtest -timeout 20m ./controllers/ -ginkgo.focus="SIGKILL loop" -ginkgo.v
+
 .PHONY: demo
 demo: ## Run the product on an embedded default (see README).
 	@hack/demo.sh $(ARGS)

@@ -1,0 +1,133 @@
+//go:build killtest
+
+package controllers
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
+	"github.com/contactsync/contactsync/internal/hostup/hostupfake"
+)
+
+// Run with `make killtest`: the manager binary is built, started against envtest and the
+// HostUp fake, and killed with SIGKILL at random points, 20 times, while it creates contacts
+// and invitations and applies updates.
+var _ = Describe("SIGKILL loop", func() {
+	It("never duplicates a contact or an invitation when the manager process is killed 20 times", func() {
+		stopManager()
+		DeferCleanup(startManager)
+
+		dir := GinkgoT().TempDir()
+		bin := filepath.Join(dir, "manager")
+		build := exec.Command("go", "build", "-o", bin, "../cmd")
+		build.Stdout, build.Stderr = GinkgoWriter, GinkgoWriter
+		Expect(build.Run()).To(Succeed())
+		user, err := testEnv.AddUser(envtest.User{Name: "killtest", Groups: []string{"system:masters"}}, nil)
+		Expect(err).NotTo(HaveOccurred())
+		kc, err := user.KubeConfig()
+		Expect(err).NotTo(HaveOccurred())
+		kubeconfig := filepath.Join(dir, "kubeconfig")
+		Expect(os.WriteFile(kubeconfig, kc, 0o600)).To(Succeed())
+
+		ns := newNamespace()
+		hu, url := startHostUp(hostupfake.WithSeed(3))
+		hu.SetFaults(hostupfake.Faults{Latency: 30 * time.Millisecond, Jitter: 100 * time.Millisecond})
+		createSecret(ns, "hostup-key", map[string]string{"apiKey": testAPIKey})
+		pc := &accessv1alpha1.ProviderConfig{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hostup"}, Spec: accessv1alpha1.ProviderConfigSpec{
+			HostUp:       &accessv1alpha1.HostUpProvider{BaseURL: url, APIKeySecretRef: accessv1alpha1.SecretKeySelector{Name: "hostup-key", Key: "apiKey"}},
+			SyncInterval: &metav1.Duration{Duration: shortPoll},
+		}}
+		Expect(k8sClient.Create(suiteCtx, pc)).To(Succeed())
+		createSecret(ns, "pw", map[string]string{"password": "Kill-Passw0rd"})
+
+		var proc *exec.Cmd
+		launch := func() {
+			proc = exec.Command(bin, "--metrics-bind-address=0", "--health-probe-bind-address=0", "--max-concurrent-reconciles=4")
+			proc.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+			proc.Stdout, proc.Stderr = GinkgoWriter, GinkgoWriter
+			Expect(proc.Start()).To(Succeed())
+		}
+		kill := func() {
+			_ = proc.Process.Signal(syscall.SIGKILL)
+			_, _ = proc.Process.Wait()
+		}
+		launch()
+		DeferCleanup(func() { kill() })
+
+		var objs []client.Object
+		for i := range 10 {
+			objs = append(objs, &accessv1alpha1.ContactAccess{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "k-" + itoa(int64(i))},
+				Spec: accessv1alpha1.ContactAccessSpec{
+					ProviderConfigRef: accessv1alpha1.ProviderConfigReference{Name: "hostup"},
+					HostUp: &accessv1alpha1.HostUpContactAccess{
+						Contact: accessv1alpha1.HostUpContact{Create: &accessv1alpha1.HostUpNewContact{
+							FirstName: "K", LastName: itoa(int64(i)), Email: fmt.Sprintf("kill%d@example.com", i),
+							PasswordSecretRef: accessv1alpha1.SecretKeySelector{Name: "pw", Key: "password"},
+						}},
+						Permissions: accessv1alpha1.HostUpPermissions{CanOpenTickets: true},
+					},
+				},
+			}, delegatedGrant(ns, "kdg-"+itoa(int64(i)), fmt.Sprintf("kill-dg%d@example.com", i)))
+		}
+		rng := rand.New(rand.NewPCG(5, 5))
+		for i := range 20 {
+			if i < len(objs)/2 {
+				Expect(k8sClient.Create(suiteCtx, objs[2*i])).To(Succeed())
+				Expect(k8sClient.Create(suiteCtx, objs[2*i+1])).To(Succeed())
+			} else if i%2 == 0 {
+				ca := objs[2*(i%10)].(*accessv1alpha1.ContactAccess)
+				Expect(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(ca), ca)).To(Succeed())
+				ca.Spec.HostUp.Permissions.CanViewTickets = !ca.Spec.HostUp.Permissions.CanViewTickets
+				Expect(k8sClient.Update(suiteCtx, ca)).To(Succeed())
+			}
+			time.Sleep(time.Duration(300+rng.IntN(1500)) * time.Millisecond)
+			kill()
+			launch()
+		}
+		Eventually(readyOrStalled(objs, accessv1alpha1.ReasonCreateOutcomeUnknown)).WithTimeout(3 * time.Minute).Should(BeEmpty())
+		unknown := 0
+		for _, o := range objs {
+			ca, ok := o.(*accessv1alpha1.ContactAccess)
+			if !ok {
+				continue
+			}
+			if s := condition(ca, accessv1alpha1.TypeStalled)(); s != nil && s.Reason == accessv1alpha1.ReasonCreateOutcomeUnknown {
+				unknown++
+				Expect(s.Message).To(ContainSubstring("Teams page"))
+				patch := `{"metadata":{"annotations":{"` + accessv1alpha1.AnnotationCreatePending + `":null}}}`
+				for _, c := range hu.Contacts() {
+					if c.Email == ca.Spec.HostUp.Contact.Create.Email {
+						patch = `{"metadata":{"annotations":{"` + accessv1alpha1.AnnotationCreatePending + `":null,"` + accessv1alpha1.AnnotationCreatedID + `":"` + itoa(c.ID) + `"}}}`
+					}
+				}
+				Expect(k8sClient.Patch(suiteCtx, ca, client.RawPatch("application/merge-patch+json", []byte(patch)))).To(Succeed())
+			}
+		}
+		Eventually(readyOrStalled(objs)).WithTimeout(3 * time.Minute).Should(BeEmpty())
+		for i := range 10 {
+			n := 0
+			for _, c := range hu.Contacts() {
+				if c.Email == fmt.Sprintf("kill%d@example.com", i) {
+					n++
+				}
+			}
+			Expect(n).To(Equal(1), "one contact for kill%d", i)
+			Expect(grantsFor(hu, fmt.Sprintf("kill-dg%d@example.com", i))).To(HaveLen(1), "one invitation for kill-dg%d", i)
+		}
+		fmt.Fprintf(GinkgoWriter, "SIGKILL loop: 20 kills; %d create(s) left an unknown outcome that a person resolved from the dashboard; no duplicates\n", unknown)
+		AddReportEntry("SIGKILL loop", fmt.Sprintf("20 kills, %d unknown create outcomes resolved by hand, no duplicates", unknown))
+	})
+})
