@@ -65,11 +65,9 @@ func (b *accessBatcher) Set(ctx context.Context, id int64, shared bool, managers
 	}
 	batch.waiters[id] = append(batch.waiters[id], done)
 	if len(batch.waiters) >= b.chunk {
-		select {
-		case <-batch.full:
-		default:
-			close(batch.full)
-		}
+		// Full: send it now; later writes start a new batch.
+		delete(b.pending, key)
+		close(batch.full)
 	}
 	b.mu.Unlock()
 	select {

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -60,26 +58,19 @@ var errStop = errors.New("stop")
 
 // caRun is the state of one reconcile of one ContactAccess.
 type caRun struct {
-	r        *ContactAccessReconciler
-	obj      *accessv1alpha1.ContactAccess
-	conn     *Connection
-	interval time.Duration
-	out      outcome
-	// retryAfter asks for a requeue at a time the provider gave.
-	retryAfter time.Duration
-	// retryErr sends the object back to the queue with backoff.
-	retryErr error
+	runState
+	r   *ContactAccessReconciler
+	obj *accessv1alpha1.ContactAccess
 }
 
 // Reconcile implements the reconcile shape of the design.
 func (r *ContactAccessReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	log := logf.FromContext(ctx)
 	obj := &accessv1alpha1.ContactAccess{}
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	orig := obj.DeepCopy()
-	run := &caRun{r: r, obj: obj, interval: defaultSyncInterval}
+	run := &caRun{r: r, obj: obj, runState: runState{interval: defaultSyncInterval}}
 
 	if !obj.DeletionTimestamp.IsZero() {
 		return run.delete(ctx, orig)
@@ -92,35 +83,7 @@ func (r *ContactAccessReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 
 	run.sync(ctx)
-
-	// Status is written once, at the end, and only if it changed.
-	run.out.apply(&obj.Status.Conditions, obj.Generation)
-	obj.Status.ObservedGeneration = obj.Generation
-	if !equality.Semantic.DeepEqual(orig.Status, obj.Status) {
-		if err := r.Status().Patch(ctx, obj, client.MergeFrom(orig)); err != nil {
-			if apierrors.IsNotFound(err) {
-				return ctrl.Result{}, nil
-			}
-			log.Error(err, "cannot write status")
-			return ctrl.Result{}, err
-		}
-	}
-	if run.out.kind == outcomeStalled && !isStalledAlready(orig, obj) {
-		r.Recorder.Eventf(obj, nil, "Warning", run.out.reason, "Reconcile", "%s", run.out.message)
-	}
-	switch {
-	case run.retryAfter > 0:
-		return ctrl.Result{RequeueAfter: run.retryAfter}, nil
-	case run.retryErr != nil:
-		return ctrl.Result{}, run.retryErr
-	}
-	return ctrl.Result{RequeueAfter: jitter(run.interval)}, nil
-}
-
-func isStalledAlready(before, after *accessv1alpha1.ContactAccess) bool {
-	b := findCond(before.Status.Conditions, accessv1alpha1.TypeStalled)
-	a := findCond(after.Status.Conditions, accessv1alpha1.TypeStalled)
-	return b != nil && a != nil && b.Status == a.Status && b.Reason == a.Reason && b.ObservedGeneration == a.ObservedGeneration
+	return run.complete(ctx, r.Client, r.Recorder, obj, orig)
 }
 
 func findCond(conds []metav1.Condition, t string) *metav1.Condition {
@@ -142,30 +105,10 @@ func (r *ContactAccessReconciler) now() time.Time {
 // connect finds the ProviderConfig (in the object's own namespace only) and its connection.
 func (run *caRun) connect(ctx context.Context) error {
 	obj := run.obj
-	conn, interval, out, ok := connectProvider(ctx, run.r.Client, run.r.Connections, obj.Namespace,
-		obj.Spec.ProviderConfigRef.Name, obj.Spec.HostUp != nil, obj.Spec.SyncInterval)
-	run.interval = interval
-	if !ok {
-		run.out = out
-		if out.kind == outcomeRetrying {
-			run.retryErr = errors.New(out.message)
-		}
+	if !run.runState.connect(ctx, run.r.Client, run.r.Connections, obj.Namespace, obj.Spec.ProviderConfigRef.Name, obj.Spec.HostUp != nil, obj.Spec.SyncInterval) {
 		return errStop
 	}
-	run.conn = conn
 	return nil
-}
-
-// fail records a provider or Kubernetes error: terminal ones stall, others retry.
-func (run *caRun) fail(err error) {
-	run.out = classify(err)
-	if run.out.kind == outcomeRetrying {
-		if ra := retryAfterOf(err); ra > 0 {
-			run.retryAfter = ra
-		} else {
-			run.retryErr = err
-		}
-	}
 }
 
 // sync runs connect → observe → plan → apply → verify for the object's provider.

@@ -45,17 +45,7 @@ func (run *caRun) delete(ctx context.Context, orig *accessv1alpha1.ContactAccess
 		}
 		return ctrl.Result{}, nil
 	}
-	run.out.apply(&obj.Status.Conditions, obj.Generation)
-	if err := r.Status().Patch(ctx, obj, client.MergeFrom(orig)); err != nil && !apierrors.IsNotFound(err) {
-		return ctrl.Result{}, err
-	}
-	if run.retryAfter > 0 {
-		return ctrl.Result{RequeueAfter: run.retryAfter}, nil
-	}
-	if run.retryErr != nil {
-		return ctrl.Result{}, run.retryErr
-	}
-	return ctrl.Result{RequeueAfter: jitter(run.interval)}, nil
+	return run.complete(ctx, r.Client, r.Recorder, obj, orig)
 }
 
 // applyDeletionPolicy revokes or deletes; it reports whether the object may go.

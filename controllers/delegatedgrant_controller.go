@@ -2,13 +2,11 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -52,13 +50,9 @@ type DelegatedGrantReconciler struct {
 // +kubebuilder:rbac:groups=access.contactsync.dev,resources=delegatedgrants/finalizers,verbs=update
 
 type dgRun struct {
-	r          *DelegatedGrantReconciler
-	obj        *accessv1alpha1.DelegatedGrant
-	conn       *Connection
-	interval   time.Duration
-	out        outcome
-	retryAfter time.Duration
-	retryErr   error
+	runState
+	r   *DelegatedGrantReconciler
+	obj *accessv1alpha1.DelegatedGrant
 }
 
 func (r *DelegatedGrantReconciler) now() time.Time {
@@ -75,7 +69,7 @@ func (r *DelegatedGrantReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	orig := obj.DeepCopy()
-	run := &dgRun{r: r, obj: obj, interval: defaultSyncInterval}
+	run := &dgRun{r: r, obj: obj, runState: runState{interval: defaultSyncInterval}}
 	deleting := !obj.DeletionTimestamp.IsZero()
 	if deleting {
 		if !controllerutil.ContainsFinalizer(obj, accessv1alpha1.Finalizer) {
@@ -98,56 +92,12 @@ func (r *DelegatedGrantReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		run.sync(ctx)
 	}
 
-	run.out.apply(&obj.Status.Conditions, obj.Generation)
-	obj.Status.ObservedGeneration = obj.Generation
-	if !equality.Semantic.DeepEqual(orig.Status, obj.Status) {
-		if err := r.Status().Patch(ctx, obj, client.MergeFrom(orig)); err != nil {
-			if apierrors.IsNotFound(err) {
-				return ctrl.Result{}, nil
-			}
-			return ctrl.Result{}, err
-		}
-	}
-	if run.out.kind == outcomeStalled {
-		before := meta.FindStatusCondition(orig.Status.Conditions, accessv1alpha1.TypeStalled)
-		if before == nil || before.Status != metav1.ConditionTrue || before.Reason != run.out.reason {
-			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, run.out.reason, "Reconcile", "%s", run.out.message)
-		}
-	}
-	switch {
-	case run.retryAfter > 0:
-		return ctrl.Result{RequeueAfter: run.retryAfter}, nil
-	case run.retryErr != nil:
-		return ctrl.Result{}, run.retryErr
-	}
-	return ctrl.Result{RequeueAfter: jitter(run.interval)}, nil
-}
-
-func (run *dgRun) fail(err error) {
-	run.out = classify(err)
-	if run.out.kind == outcomeRetrying {
-		if ra := retryAfterOf(err); ra > 0 {
-			run.retryAfter = ra
-		} else {
-			run.retryErr = err
-		}
-	}
+	return run.complete(ctx, r.Client, r.Recorder, obj, orig)
 }
 
 func (run *dgRun) connect(ctx context.Context) bool {
 	obj := run.obj
-	conn, interval, out, ok := connectProvider(ctx, run.r.Client, run.r.Connections, obj.Namespace,
-		obj.Spec.ProviderConfigRef.Name, true, obj.Spec.SyncInterval)
-	run.interval = interval
-	if !ok {
-		run.out = out
-		if out.kind == outcomeRetrying {
-			run.retryErr = errors.New(out.message)
-		}
-		return false
-	}
-	run.conn = conn
-	return true
+	return run.runState.connect(ctx, run.r.Client, run.r.Connections, obj.Namespace, obj.Spec.ProviderConfigRef.Name, true, obj.Spec.SyncInterval)
 }
 
 // grantID is the id this object owns: recorded in metadata (survives a status loss) and status.

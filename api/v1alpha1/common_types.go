@@ -153,3 +153,21 @@ const (
 	// Finalizer keeps an object until its deletion policy has been applied.
 	Finalizer = "access.contactsync.dev/finalizer"
 )
+
+// GetCommonStatus returns the conditions and generation bookkeeping shared by every kind.
+func (o *ContactAccess) GetCommonStatus() *CommonStatus { return &o.Status.CommonStatus }
+
+// GetCommonStatus returns the conditions and generation bookkeeping shared by every kind.
+func (o *DelegatedGrant) GetCommonStatus() *CommonStatus { return &o.Status.CommonStatus }
+
+// GetCommonStatus returns the conditions and generation bookkeeping shared by every kind.
+func (o *ProviderConfig) GetCommonStatus() *CommonStatus { return &o.Status.CommonStatus }
+
+// StatusValue returns the whole status, to tell whether a reconcile changed it.
+func (o *ContactAccess) StatusValue() any { return o.Status }
+
+// StatusValue returns the whole status, to tell whether a reconcile changed it.
+func (o *DelegatedGrant) StatusValue() any { return o.Status }
+
+// StatusValue returns the whole status, to tell whether a reconcile changed it.
+func (o *ProviderConfig) StatusValue() any { return o.Status }

@@ -1,0 +1,96 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
+)
+
+// statusObject is any kind of this API: it has the common status and a comparable status.
+type statusObject interface {
+	client.Object
+	GetCommonStatus() *accessv1alpha1.CommonStatus
+	StatusValue() any
+}
+
+// runState is what one reconcile of any kind accumulates: the connection it used and how it
+// ended. The generic loop (connect, classify errors, write status once, requeue) lives here;
+// the per-kind code only observes, plans and applies.
+type runState struct {
+	conn     *Connection
+	interval time.Duration
+	out      outcome
+	// retryAfter asks for a requeue at a time the provider gave.
+	retryAfter time.Duration
+	// retryErr sends the object back to the queue with backoff.
+	retryErr error
+}
+
+// fail records a provider or Kubernetes error: terminal ones stall, others retry.
+func (s *runState) fail(err error) {
+	s.out = classify(err)
+	if s.out.kind == outcomeRetrying {
+		if ra := retryAfterOf(err); ra > 0 {
+			s.retryAfter = ra
+		} else {
+			s.retryErr = err
+		}
+	}
+}
+
+// connect finds the ProviderConfig named ref (in the object's own namespace only) and its
+// shared connection. It reports false, with the outcome set, when the run ends here.
+func (s *runState) connect(ctx context.Context, kube client.Client, conns *Connections, ns, ref string, wantHostUp bool, override *metav1.Duration) bool {
+	conn, interval, out, ok := connectProvider(ctx, kube, conns, ns, ref, wantHostUp, override)
+	s.interval = interval
+	if !ok {
+		s.out = out
+		if out.kind == outcomeRetrying {
+			s.retryErr = errors.New(out.message)
+		}
+		return false
+	}
+	s.conn = conn
+	return true
+}
+
+// complete writes the outcome into the status — once, and only if the status changed — emits
+// a Warning when the object newly stalls, and says when to come back.
+func (s *runState) complete(ctx context.Context, kube client.Client, rec events.EventRecorder, obj, orig statusObject) (ctrl.Result, error) {
+	st := obj.GetCommonStatus()
+	s.out.apply(&st.Conditions, obj.GetGeneration())
+	st.ObservedGeneration = obj.GetGeneration()
+	if !equality.Semantic.DeepEqual(orig.StatusValue(), obj.StatusValue()) {
+		if err := kube.Status().Patch(ctx, obj, client.MergeFrom(orig)); err != nil {
+			if apierrors.IsNotFound(err) {
+				return ctrl.Result{}, nil
+			}
+			return ctrl.Result{}, fmt.Errorf("cannot write status: %w", err)
+		}
+	}
+	if s.out.kind == outcomeStalled {
+		before := meta.FindStatusCondition(orig.GetCommonStatus().Conditions, accessv1alpha1.TypeStalled)
+		if before == nil || before.Status != metav1.ConditionTrue || before.Reason != s.out.reason || before.ObservedGeneration != obj.GetGeneration() {
+			rec.Eventf(obj, nil, corev1.EventTypeWarning, s.out.reason, "Reconcile", "%s", s.out.message)
+		}
+	}
+	switch {
+	case s.retryAfter > 0:
+		return ctrl.Result{RequeueAfter: s.retryAfter}, nil
+	case s.retryErr != nil:
+		return ctrl.Result{}, s.retryErr
+	}
+	return ctrl.Result{RequeueAfter: jitter(s.interval)}, nil
+}
