@@ -58,6 +58,11 @@ test: manifests generate vet kustomize ## Run every test (builds the envtest bin
 fuzz: ## Run every fuzz target for FUZZTIME each (default 60s). Not part of `make test`.
 	hack/fuzz.sh $(or $(FUZZTIME),60s)
 
+.PHONY: bench
+bench: ## Scale benchmark against the fakes (defaults N=1000, M=100; ~7 min). ARGS="-n 200 -m 20" for a smaller run.
+	@assets="$${KUBEBUILDER_ASSETS:-$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-bins.sh)}" && \
+	  KUBEBUILDER_ASSETS="$$assets" $(GO) run ./hack/bench $(ARGS)
+
 .PHONY: killtest
 killtest: ## Kill the manager binary with SIGKILL 20 times during creates; check nothing is duplicated. Not in `make test`.
 	@assets="$${KUBEBUILDER_ASSETS:-$$(hack/envtest-bins.sh)}" && \

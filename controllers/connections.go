@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/sync/singleflight"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -172,6 +173,8 @@ func (c *Connections) build(pc *accessv1alpha1.ProviderConfig, secret *corev1.Se
 type userCache struct {
 	mu      sync.Mutex
 	entries map[string]cachedUser
+	// flight makes concurrent misses for one e-mail share a single lookup.
+	flight singleflight.Group
 }
 
 type cachedUser struct {

@@ -95,20 +95,26 @@ func (run *caRun) resolveManagers(ctx context.Context, refs []accessv1alpha1.Man
 			continue
 		}
 		email := strings.ToLower(ref.Email)
-		u, cached := run.conn.users.get(email, now)
-		if !cached {
+		v, err, _ := run.conn.users.flight.Do(email, func() (any, error) {
+			if u, cached := run.conn.users.get(email, now); cached {
+				return u, nil
+			}
 			got, err := run.conn.OnlyOffice.UserByEmail(ctx, email)
 			if err != nil {
-				if onlyoffice.IsNotFound(err) {
-					unknown = append(unknown, ref.Email)
-					continue
-				}
-				run.fail(err)
-				return nil, nil, false
+				return nil, err
 			}
-			u = *got
-			run.conn.users.put(email, u, now.Add(run.interval))
+			run.conn.users.put(email, *got, now.Add(run.interval))
+			return *got, nil
+		})
+		if err != nil {
+			if onlyoffice.IsNotFound(err) {
+				unknown = append(unknown, ref.Email)
+				continue
+			}
+			run.fail(err)
+			return nil, nil, false
 		}
+		u := v.(onlyoffice.User)
 		if !u.Active() || u.IsVisitor {
 			state := "terminated or not activated"
 			if u.IsVisitor {

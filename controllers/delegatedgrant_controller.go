@@ -217,12 +217,17 @@ func (run *dgRun) invite(ctx context.Context, reason string) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedTimeout) // see createHostUpContact
 	defer cancel()
 	inv, err := run.conn.HostUp.CreateGrant(ctx, obj.Spec.Email, obj.Spec.Label)
-	run.conn.InvalidateGrants()
 	if err != nil {
-		// Whatever happened, the next reconcile lists the grants and adopts or re-invites.
+		// Whatever happened, the next reconcile lists the grants afresh and adopts or re-invites.
+		run.conn.InvalidateGrants()
 		run.fail(err)
 		return false
 	}
+	// The answer is authoritative for the new grant: add it to the shared copy rather than
+	// listing the whole account again.
+	created := inv.CreatedAt
+	expires := inv.InviteExpiresAt
+	run.conn.AddGrant(hostup.Grant{ID: inv.ID, InviteEmail: obj.Spec.Email, Label: obj.Spec.Label, CreatedAt: created, UpdatedAt: created, InviteExpiresAt: &expires})
 	if err := run.record(ctx, inv.ID); err != nil {
 		run.fail(err)
 		return false

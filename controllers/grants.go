@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -79,6 +80,16 @@ func (c *Connection) Grants(ctx context.Context, maxAge time.Duration, now time.
 			return nil, time.Time{}, err
 		}
 		return byMe, now, nil
+	}
+}
+
+// AddGrant puts a grant we just created into the shared copy, so that nobody lists the account
+// again only to find it.
+func (c *Connection) AddGrant(g hostup.Grant) {
+	c.grants.mu.Lock()
+	defer c.grants.mu.Unlock()
+	if c.grants.valid {
+		c.grants.byMe = append(slices.Clone(c.grants.byMe), g)
 	}
 }
 

@@ -18,6 +18,9 @@ import (
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
 )
 
+// statusHeartbeat is how often lastSyncTime is refreshed when nothing else in status changed.
+const statusHeartbeat = time.Hour
+
 // statusObject is any kind of this API: it has the common status and a comparable status.
 type statusObject interface {
 	client.Object
@@ -72,6 +75,14 @@ func (s *runState) complete(ctx context.Context, kube client.Client, rec events.
 	st := obj.GetCommonStatus()
 	s.out.apply(&st.Conditions, obj.GetGeneration())
 	st.ObservedGeneration = obj.GetGeneration()
+	// A poll that found nothing new writes nothing: lastSyncTime alone moves at most once per
+	// statusHeartbeat (10 000 objects must not mean a status write per object per poll).
+	if prev, now := orig.GetCommonStatus().LastSyncTime, st.LastSyncTime; prev != nil && now != nil && now.Sub(prev.Time) < statusHeartbeat {
+		st.LastSyncTime = prev
+		if !equality.Semantic.DeepEqual(orig.StatusValue(), obj.StatusValue()) {
+			st.LastSyncTime = now
+		}
+	}
 	if !equality.Semantic.DeepEqual(orig.StatusValue(), obj.StatusValue()) {
 		if err := kube.Status().Patch(ctx, obj, client.MergeFrom(orig)); err != nil {
 			if apierrors.IsNotFound(err) {

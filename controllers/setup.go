@@ -23,7 +23,9 @@ type Options struct {
 
 // BindFlags registers the options on fs.
 func (o *Options) BindFlags(fs *flag.FlagSet) {
-	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "Reconciles run in parallel per kind (API calls are paced per account by the ProviderConfig's rate limit).")
+	// 16: measured with hack/bench (docs/benchmarks.md): reconciles mostly wait on the provider and
+	// its per-account limiter, and ONLYOFFICE writes can only coalesce across concurrent reconciles.
+	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", 16, "Reconciles run in parallel per kind (API calls are paced per account by the ProviderConfig's rate limit).")
 }
 
 // Setup registers every reconciler with the manager.

@@ -58,6 +58,11 @@ var _ = BeforeSuite(func() {
 	var err error
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred(), "cannot start envtest: is KUBEBUILDER_ASSETS set? `make test` sets it via hack/envtest-bins.sh")
+	// Runs after AfterSuite even when an assertion there fails: no stray control plane is left.
+	DeferCleanup(func() {
+		cancel()
+		Expect(testEnv.Stop()).To(Succeed())
+	})
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
@@ -116,12 +121,6 @@ var _ = AfterSuite(func() {
 	if k8sClient != nil {
 		By("no credential used anywhere in the suite reached a log line, an event, a status or an annotation")
 		assertNoSecretsLeaked()
-	}
-	if cancel != nil {
-		cancel()
-	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
 	}
 })
 

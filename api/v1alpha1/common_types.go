@@ -138,7 +138,8 @@ type CommonStatus struct {
 	// ObservedGeneration is the spec generation the status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-	// LastSyncTime is when the provider was last read successfully.
+	// LastSyncTime is when the provider was last read successfully. It is refreshed with every
+	// status change and at least hourly; polls that find nothing new do not write the status.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
 }
