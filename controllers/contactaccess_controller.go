@@ -86,15 +86,6 @@ func (r *ContactAccessReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	return run.complete(ctx, r.Client, r.Recorder, obj, orig)
 }
 
-func findCond(conds []metav1.Condition, t string) *metav1.Condition {
-	for i := range conds {
-		if conds[i].Type == t {
-			return &conds[i]
-		}
-	}
-	return nil
-}
-
 func (r *ContactAccessReconciler) now() time.Time {
 	if r.Now != nil {
 		return r.Now()

@@ -264,7 +264,3 @@ type ContactAccessList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []ContactAccess `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&ContactAccess{}, &ContactAccessList{})
-}

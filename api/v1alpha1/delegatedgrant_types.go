@@ -125,10 +125,6 @@ type DelegatedGrantList struct {
 	Items           []DelegatedGrant `json:"items"`
 }
 
-func init() {
-	SchemeBuilder.Register(&DelegatedGrant{}, &DelegatedGrantList{})
-}
-
 const (
 	// GrantDeletionRevoke revokes the grant (or says plainly that a person must) before the object goes.
 	GrantDeletionRevoke GrantDeletionPolicy = "Revoke"

@@ -74,7 +74,7 @@ func run(once bool, timeout time.Duration, dir string) error {
 	if err != nil {
 		return err
 	}
-	defer logFile.Close()
+	defer func() { _ = logFile.Close() }()
 	ctrl.SetLogger(zap.New(zap.WriteTo(logFile)))
 
 	step("starting a local control plane (kube-apiserver + etcd from the envtest binaries)")
@@ -136,7 +136,9 @@ func run(once bool, timeout time.Duration, dir string) error {
 	go func() { mgrDone <- mgr.Start(mgrCtx) }()
 	defer func() {
 		stopMgr()
-		<-mgrDone
+		if err := <-mgrDone; err != nil {
+			fmt.Fprintln(os.Stderr, "demo: the manager stopped with an error:", err)
+		}
 	}()
 
 	step("creating namespace " + namespace + ", Secrets, ProviderConfigs, and applying " + samplesDir)

@@ -81,7 +81,7 @@ func start(ctx context.Context, cfg *config) (*bench, error) {
 	if _, err := os.Stat(cfg.CRDDir); err != nil {
 		return nil, fmt.Errorf("no CRDs at %s (run from the repository root or set -crd): %w", cfg.CRDDir, err)
 	}
-	var logOut io.Writer = io.Discard
+	logOut := io.Writer(io.Discard)
 	if cfg.LogFile != "" {
 		f, err := os.Create(cfg.LogFile)
 		if err != nil {
