@@ -43,6 +43,7 @@ type ContactAccessReconciler struct {
 	Connections *Connections
 	Recorder    events.EventRecorder
 	Now         func() time.Time
+	retries     retryBackoff
 
 	// afterCreate, when set (tests only), runs between a create call and the recording of its
 	// id; an error from it stands for a crash at that point.
@@ -83,7 +84,7 @@ func (r *ContactAccessReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 
 	run.sync(ctx)
-	return run.complete(ctx, r.Client, r.Recorder, obj, orig)
+	return run.complete(ctx, r.Client, r.Recorder, &r.retries, obj, orig)
 }
 
 func (r *ContactAccessReconciler) now() time.Time {

@@ -45,7 +45,7 @@ func (run *caRun) delete(ctx context.Context, orig *accessv1alpha1.ContactAccess
 		}
 		return ctrl.Result{}, nil
 	}
-	return run.complete(ctx, r.Client, r.Recorder, obj, orig)
+	return run.complete(ctx, r.Client, r.Recorder, &r.retries, obj, orig)
 }
 
 // applyDeletionPolicy revokes or deletes; it reports whether the object may go.

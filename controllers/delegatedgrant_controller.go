@@ -43,6 +43,7 @@ type DelegatedGrantReconciler struct {
 	Connections *Connections
 	Recorder    events.EventRecorder
 	Now         func() time.Time
+	retries     retryBackoff
 }
 
 // +kubebuilder:rbac:groups=access.contactsync.dev,resources=delegatedgrants,verbs=get;list;watch;update;patch
@@ -92,7 +93,7 @@ func (r *DelegatedGrantReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		run.sync(ctx)
 	}
 
-	return run.complete(ctx, r.Client, r.Recorder, obj, orig)
+	return run.complete(ctx, r.Client, r.Recorder, &r.retries, obj, orig)
 }
 
 func (run *dgRun) connect(ctx context.Context) bool {

@@ -15,8 +15,9 @@ import (
 // detached from the reconcile's context so that a graceful shutdown cannot split them.
 const detachedTimeout = time.Minute
 
-// errorBackoff is the per-object backoff after a retryable error: 1 s doubling to 5 min, so a
-// failing API is not hammered. Retry-After answers are honoured separately with RequeueAfter.
+// errorBackoff is the queue's backoff for errors returned to controller-runtime (Kubernetes API
+// failures): 1 s doubling to 5 min. Provider errors are spaced by retryBackoff instead, capped
+// at the object's poll interval; Retry-After answers are honoured with RequeueAfter.
 func errorBackoff() workqueue.TypedRateLimiter[reconcile.Request] {
 	return workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, 5*time.Minute)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -11,9 +12,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
 )
@@ -71,7 +74,7 @@ func (s *runState) connect(ctx context.Context, kube client.Client, conns *Conne
 
 // complete writes the outcome into the status — once, and only if the status changed — emits
 // a Warning when the object newly stalls, and says when to come back.
-func (s *runState) complete(ctx context.Context, kube client.Client, rec events.EventRecorder, obj, orig statusObject) (ctrl.Result, error) {
+func (s *runState) complete(ctx context.Context, kube client.Client, rec events.EventRecorder, retries *retryBackoff, obj, orig statusObject) (ctrl.Result, error) {
 	st := obj.GetCommonStatus()
 	s.out.apply(&st.Conditions, obj.GetGeneration())
 	st.ObservedGeneration = obj.GetGeneration()
@@ -97,11 +100,42 @@ func (s *runState) complete(ctx context.Context, kube client.Client, rec events.
 			rec.Eventf(obj, nil, corev1.EventTypeWarning, s.out.reason, "Reconcile", "%s", s.out.message)
 		}
 	}
+	key := client.ObjectKeyFromObject(obj)
 	switch {
 	case s.retryAfter > 0:
 		return ctrl.Result{RequeueAfter: s.retryAfter}, nil
 	case s.retryErr != nil:
-		return ctrl.Result{}, s.retryErr
+		delay := retries.next(key, s.interval)
+		logf.FromContext(ctx).Info("retrying after an error", "error", s.retryErr.Error(), "after", delay)
+		return ctrl.Result{RequeueAfter: delay}, nil
 	}
+	retries.forget(key)
 	return ctrl.Result{RequeueAfter: jitter(s.interval)}, nil
+}
+
+// retryBackoff spaces the retries of an object that keeps failing: 1 s doubling per
+// consecutive failure, but never longer than the object's poll interval (a failing object is
+// retried at least as often as a healthy one is polled) nor 5 minutes. A Retry-After from the
+// provider is honoured separately.
+type retryBackoff struct {
+	mu       sync.Mutex
+	failures map[types.NamespacedName]int
+}
+
+func (b *retryBackoff) next(key types.NamespacedName, interval time.Duration) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.failures == nil {
+		b.failures = map[types.NamespacedName]int{}
+	}
+	n := b.failures[key]
+	b.failures[key] = n + 1
+	d := time.Second << min(n, 9)
+	return jitter(min(d, interval, 5*time.Minute))
+}
+
+func (b *retryBackoff) forget(key types.NamespacedName) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.failures, key)
 }
