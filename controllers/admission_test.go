@@ -174,6 +174,109 @@ spec:
   email: a@b.se
   label: `+strings.Repeat("x", 101),
 			"spec.label: Too long"),
+
+		// Every other field with a rule.
+		Entry("ProviderConfig ONLYOFFICE base URL without a scheme", hostupPC+`
+  onlyoffice: {baseURL: "office.example.com", credentialsSecretRef: {name: s}}`,
+			"spec.onlyoffice.baseURL: Invalid value"),
+		Entry("ProviderConfig Secret name that is not a DNS name", hostupPC+`
+  hostup: {apiKeySecretRef: {name: "My_Secret", key: k}}`,
+			"spec.hostup.apiKeySecretRef.name: Invalid value"),
+		Entry("ProviderConfig Secret key with a slash", hostupPC+`
+  hostup: {apiKeySecretRef: {name: s, key: "a/b"}}`,
+			"spec.hostup.apiKeySecretRef.key: Invalid value"),
+		Entry("ProviderConfig with an unknown grant revocation", hostupPC+`
+  hostup: {grantRevocation: Always, apiKeySecretRef: {name: s, key: k}}`,
+			`spec.hostup.grantRevocation: Unsupported value: "Always"`),
+		Entry("ProviderConfig with a burst over the maximum", hostupPC+`
+  hostup: {apiKeySecretRef: {name: s, key: k}}
+  rateLimit: {burst: 5000}`,
+			"spec.rateLimit.burst: Invalid value: 5000"),
+		Entry("ProviderConfig with a sync interval over a day", hostupPC+`
+  hostup: {apiKeySecretRef: {name: s, key: k}}
+  syncInterval: 25h`,
+			"syncInterval must be between 5s and 24h"),
+		Entry("ContactAccess with an unknown deletion policy", ca+`
+  hostup: {contact: {id: 5}}
+  deletionPolicy: Shred`,
+			`spec.deletionPolicy: Unsupported value: "Shred"`),
+		Entry("ContactAccess with a tiny sync interval", ca+`
+  hostup: {contact: {id: 5}}
+  syncInterval: 1s`,
+			"syncInterval must be between 5s and 24h"),
+		Entry("ContactAccess with contact id 0", ca+`
+  hostup: {contact: {id: 0}}`,
+			"spec.hostup.contact.id: Invalid value: 0"),
+		Entry("ContactAccess with an over-long last name", ca+`
+  hostup:
+    contact:
+      create: {firstName: A, lastName: `+strings.Repeat("b", 101)+`, email: a@b.se, passwordSecretRef: {name: p, key: k}}`,
+			"spec.hostup.contact.create.lastName: Too long"),
+		Entry("ContactAccess with a country that is not an ISO code", ca+`
+  hostup:
+    contact:
+      create: {firstName: A, lastName: B, email: a@b.se, country: Sweden, passwordSecretRef: {name: p, key: k}}`,
+			"spec.hostup.contact.create.country: Invalid value"),
+		Entry("ContactAccess with an over-long phone number", ca+`
+  hostup:
+    contact:
+      create: {firstName: A, lastName: B, email: a@b.se, phoneNumber: "`+strings.Repeat("1", 33)+`", passwordSecretRef: {name: p, key: k}}`,
+			"spec.hostup.contact.create.phoneNumber: Too long"),
+		Entry("ContactAccess with an over-long address", ca+`
+  hostup:
+    contact:
+      create: {firstName: A, lastName: B, email: a@b.se, address1: "`+strings.Repeat("x", 201)+`", passwordSecretRef: {name: p, key: k}}`,
+			"spec.hostup.contact.create.address1: Too long"),
+		Entry("ContactAccess with an over-long city", ca+`
+  hostup:
+    contact:
+      create: {firstName: A, lastName: B, email: a@b.se, city: "`+strings.Repeat("x", 101)+`", passwordSecretRef: {name: p, key: k}}`,
+			"spec.hostup.contact.create.city: Too long"),
+		Entry("ContactAccess with an over-long postcode", ca+`
+  hostup:
+    contact:
+      create: {firstName: A, lastName: B, email: a@b.se, postcode: "`+strings.Repeat("1", 21)+`", passwordSecretRef: {name: p, key: k}}`,
+			"spec.hostup.contact.create.postcode: Too long"),
+		Entry("ContactAccess password Secret without a key", ca+`
+  hostup:
+    contact:
+      create: {firstName: A, lastName: B, email: a@b.se, passwordSecretRef: {name: p, key: ""}}`,
+			"spec.hostup.contact.create.passwordSecretRef.key: Invalid value"),
+		Entry("ContactAccess resource with an over-long name", ca+`
+  hostup:
+    contact: {id: 5}
+    permissions: {dnsZones: [{name: "`+strings.Repeat("a", 254)+`"}]}`,
+			"spec.hostup.permissions.dnsZones[0].name: Too long"),
+		Entry("ContactAccess with more than 500 services", ca+`
+  hostup:
+    contact: {id: 5}
+    permissions: {services: [`+strings.TrimSuffix(strings.Repeat(`{id: "1"},`, 501), ",")+`]}`,
+			"spec.hostup.permissions.services: Too many"),
+		Entry("ContactAccess manager with a bad e-mail", ca+`
+  onlyoffice:
+    contactID: 3
+    managers: [{email: not-an-email}]`,
+			"spec.onlyoffice.managers[0].email: Invalid value"),
+		Entry("ContactAccess with more than 100 managers", ca+`
+  onlyoffice:
+    contactID: 3
+    managers: [`+strings.TrimSuffix(strings.Repeat(`{email: a@b.se},`, 101), ",")+`]`,
+			"spec.onlyoffice.managers: Too many"),
+		Entry("DelegatedGrant with a bad email", dg+`
+  email: "partner at example"`,
+			"spec.email: Invalid value"),
+		Entry("DelegatedGrant with an unknown management policy", dg+`
+  email: a@b.se
+  managementPolicy: Maybe`,
+			`spec.managementPolicy: Unsupported value: "Maybe"`),
+		Entry("DelegatedGrant token Secret name that is not a DNS name", dg+`
+  email: a@b.se
+  inviteTokenSecretRef: {name: "Token!"}`,
+			"spec.inviteTokenSecretRef.name: Invalid value"),
+		Entry("DelegatedGrant with a tiny sync interval", dg+`
+  email: a@b.se
+  syncInterval: 2s`,
+			"syncInterval must be between 5s and 24h"),
 	)
 
 	It("rejects changes to immutable fields", func() {
@@ -198,5 +301,28 @@ spec:
 		err = k8sClient.Patch(suiteCtx, c, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"hostup":{"contact":{"id":6}}}}`)))
 		Expect(err).To(HaveOccurred())
 		Expect(err.Error()).To(ContainSubstring("contact.id is immutable"))
+
+		for patch, want := range map[string]string{
+			`{"spec":{"providerConfigRef":{"name":"other"}}}`: "providerConfigRef is immutable",
+			`{"spec":{"hostup":{"contact":{"id":null,"create":{"firstName":"A","lastName":"B","email":"a@b.se","passwordSecretRef":{"name":"p","key":"k"}}}}}}`: "contact cannot switch between id and create",
+		} {
+			err = k8sClient.Patch(suiteCtx, c, client.RawPatch("application/merge-patch+json", []byte(patch)))
+			Expect(err).To(HaveOccurred(), patch)
+			Expect(err.Error()).To(ContainSubstring(want))
+		}
+		err = k8sClient.Patch(suiteCtx, u, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"providerConfigRef":{"name":"other"}}}`)))
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("providerConfigRef is immutable"))
+
+		created := decodeYAML(ca + `
+  hostup:
+    contact:
+      create: {firstName: A, lastName: B, email: a@b.se, passwordSecretRef: {name: p, key: k}}`)
+		created.SetName("created")
+		created.SetNamespace(ns)
+		Expect(k8sClient.Create(suiteCtx, created)).To(Succeed())
+		err = k8sClient.Patch(suiteCtx, created, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"hostup":{"contact":{"create":{"email":"b@c.se"}}}}}`)))
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("contact.create is immutable"))
 	})
 })

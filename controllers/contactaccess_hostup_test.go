@@ -246,6 +246,9 @@ var _ = Describe("ProviderConfig and references", func() {
 
 		By("another namespace's ProviderConfig of the same name is invisible")
 		other := newNamespace()
+		createSecret(other, "missing-key", map[string]string{"apiKey": testAPIKey})
+		Consistently(condition(missing, accessv1alpha1.TypeStalled)).WithTimeout(shortPoll+time.Second).
+			Should(haveCond(metav1.ConditionTrue, accessv1alpha1.ReasonSecretNotFound), "a Secret of another namespace is never read")
 		good := hostupProviderConfig(other, "shared-name", url, testAPIKey)
 		waitReady(good)
 		cross := hostupAccess(ns, "cross", "shared-name", ptr(annaID), accessv1alpha1.HostUpPermissions{CanPlaceOrders: true})
