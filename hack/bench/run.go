@@ -187,17 +187,19 @@ func run(ctx context.Context, cfg *config) (rep *report, err error) {
 		progress("restarting the manager (no drift)")
 		b.stopManager()
 		b.stopManager = nil
-		// lastSyncTime has second precision: start the new manager on a whole second, so a
-		// lastSyncTime at or after it was written by the new manager.
-		boundary := time.Now().Truncate(time.Second).Add(time.Second)
-		time.Sleep(time.Until(boundary))
 		r0 := b.snap()
 		if err := b.startManager(ctx); err != nil {
 			return rep, fmt.Errorf("cannot restart the manager: %w", err)
 		}
-		// Every object the run created: the N + M, and the latency samples if they ran.
+		// Every object the run created: the N + M, and the latency samples if they ran. The new
+		// manager's informers enqueue each object once, so it has observed them all when it has
+		// run that many reconciles (a status is no longer written when nothing changed, so
+		// lastSyncTime cannot tell).
 		all := total + len(rep.latencySamples())
-		_, werr := b.waitUntil(ctx, "restart", boundary, func(r readiness) bool { return r.total == all && r.syncedSince == all })
+		_, werr := b.waitUntil(ctx, "restart", time.Now(), func(r readiness) bool {
+			d := b.snap().since(r0)
+			return r.total == all && r.ready == all && int(d.reconciles["contactaccess"]+d.reconciles["delegatedgrant"]) >= all
+		})
 		r1 := b.snap()
 		rep.Restart = restartReportOf(r1.since(r0))
 		if werr != nil {
