@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -76,13 +75,10 @@ func (r *ContactAccessReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if !obj.DeletionTimestamp.IsZero() {
 		return run.delete(ctx, orig)
 	}
-	if controllerutil.AddFinalizer(obj, accessv1alpha1.Finalizer) {
-		if err := r.Patch(ctx, obj, client.MergeFrom(orig)); err != nil {
-			return ctrl.Result{}, fmt.Errorf("cannot add finalizer: %w", err)
-		}
-		orig = obj.DeepCopy()
+	orig, err := ensureFinalizer(ctx, r.Client, obj, orig)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
-
 	run.sync(ctx)
 	return run.complete(ctx, r.Client, r.Recorder, &r.retries, obj, orig)
 }

@@ -84,11 +84,9 @@ func (r *DelegatedGrantReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 			return ctrl.Result{}, nil
 		}
 	} else {
-		if controllerutil.AddFinalizer(obj, accessv1alpha1.Finalizer) {
-			if err := r.Patch(ctx, obj, client.MergeFrom(orig)); err != nil {
-				return ctrl.Result{}, fmt.Errorf("cannot add finalizer: %w", err)
-			}
-			orig = obj.DeepCopy()
+		var err error
+		if orig, err = ensureFinalizer(ctx, r.Client, obj, orig); err != nil {
+			return ctrl.Result{}, err
 		}
 		run.sync(ctx)
 	}

@@ -163,3 +163,32 @@ func itoa(i int64) string { return fmt.Sprint(i) }
 func secretRef(ns, name string) *corev1.Secret {
 	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 }
+
+// resolveUnknownCreates does what a CreateOutcomeUnknown condition asks of a person: look in
+// the dashboard (here: the fake) for the contact, then record its id, or withdraw the intent
+// when there is none. It returns how many objects needed it.
+func resolveUnknownCreates(objs []client.Object, hu *hostupfake.Server) int {
+	GinkgoHelper()
+	n := 0
+	for _, o := range objs {
+		ca, ok := o.(*accessv1alpha1.ContactAccess)
+		if !ok {
+			continue
+		}
+		s := condition(ca, accessv1alpha1.TypeStalled)()
+		if s == nil || s.Status != metav1.ConditionTrue || s.Reason != accessv1alpha1.ReasonCreateOutcomeUnknown {
+			continue
+		}
+		n++
+		Expect(s.Message).To(ContainSubstring("Teams page"))
+		patch := `{"metadata":{"annotations":{"` + accessv1alpha1.AnnotationCreatePending + `":null}}}`
+		for _, c := range hu.Contacts() {
+			if c.Email == ca.Spec.HostUp.Contact.Create.Email {
+				patch = `{"metadata":{"annotations":{"` + accessv1alpha1.AnnotationCreatePending + `":null,"` +
+					accessv1alpha1.AnnotationCreatedID + `":"` + itoa(c.ID) + `"}}}`
+			}
+		}
+		Expect(k8sClient.Patch(suiteCtx, ca, client.RawPatch("application/merge-patch+json", []byte(patch)))).To(Succeed())
+	}
+	return n
+}

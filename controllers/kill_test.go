@@ -98,24 +98,7 @@ var _ = Describe("SIGKILL loop", func() {
 			launch()
 		}
 		Eventually(readyOrStalled(objs, accessv1alpha1.ReasonCreateOutcomeUnknown)).WithTimeout(3 * time.Minute).Should(BeEmpty())
-		unknown := 0
-		for _, o := range objs {
-			ca, ok := o.(*accessv1alpha1.ContactAccess)
-			if !ok {
-				continue
-			}
-			if s := condition(ca, accessv1alpha1.TypeStalled)(); s != nil && s.Reason == accessv1alpha1.ReasonCreateOutcomeUnknown {
-				unknown++
-				Expect(s.Message).To(ContainSubstring("Teams page"))
-				patch := `{"metadata":{"annotations":{"` + accessv1alpha1.AnnotationCreatePending + `":null}}}`
-				for _, c := range hu.Contacts() {
-					if c.Email == ca.Spec.HostUp.Contact.Create.Email {
-						patch = `{"metadata":{"annotations":{"` + accessv1alpha1.AnnotationCreatePending + `":null,"` + accessv1alpha1.AnnotationCreatedID + `":"` + itoa(c.ID) + `"}}}`
-					}
-				}
-				Expect(k8sClient.Patch(suiteCtx, ca, client.RawPatch("application/merge-patch+json", []byte(patch)))).To(Succeed())
-			}
-		}
+		unknown := resolveUnknownCreates(objs, hu)
 		Eventually(readyOrStalled(objs)).WithTimeout(3 * time.Minute).Should(BeEmpty())
 		for i := range 10 {
 			n := 0

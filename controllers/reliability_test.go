@@ -154,27 +154,7 @@ var _ = Describe("Reliability", func() {
 
 		// Where a stop left a create's outcome unknown, the object says so and how to resolve
 		// it; resolve it as a person would, from what the dashboard shows.
-		resolved := 0
-		for _, o := range objs {
-			ca, ok := o.(*accessv1alpha1.ContactAccess)
-			if !ok {
-				continue
-			}
-			s := condition(ca, accessv1alpha1.TypeStalled)()
-			if s == nil || s.Reason != accessv1alpha1.ReasonCreateOutcomeUnknown {
-				continue
-			}
-			Expect(s.Message).To(ContainSubstring("Teams page"))
-			patch := `{"metadata":{"annotations":{"` + accessv1alpha1.AnnotationCreatePending + `":null}}}`
-			for _, c := range hu.Contacts() {
-				if c.Email == ca.Spec.HostUp.Contact.Create.Email {
-					patch = `{"metadata":{"annotations":{"` + accessv1alpha1.AnnotationCreatePending + `":null,"` +
-						accessv1alpha1.AnnotationCreatedID + `":"` + itoa(c.ID) + `"}}}`
-				}
-			}
-			Expect(k8sClient.Patch(suiteCtx, ca, client.RawPatch("application/merge-patch+json", []byte(patch)))).To(Succeed())
-			resolved++
-		}
+		resolved := resolveUnknownCreates(objs, hu)
 		GinkgoWriter.Printf("crash loop: %d create(s) needed a person to resolve an unknown outcome\n", resolved)
 		Eventually(readyOrStalled(objs)).WithTimeout(2 * time.Minute).Should(BeEmpty())
 

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
@@ -111,6 +112,18 @@ func (s *runState) complete(ctx context.Context, kube client.Client, rec events.
 	}
 	retries.forget(key)
 	return ctrl.Result{RequeueAfter: jitter(s.interval)}, nil
+}
+
+// ensureFinalizer adds the finalizer if it is missing and returns the base for the status
+// patch (the object as the API server now has it).
+func ensureFinalizer[T statusObject](ctx context.Context, kube client.Client, obj, orig T) (T, error) {
+	if !controllerutil.AddFinalizer(obj, accessv1alpha1.Finalizer) {
+		return orig, nil
+	}
+	if err := kube.Patch(ctx, obj, client.MergeFrom(orig)); err != nil {
+		return orig, fmt.Errorf("cannot add finalizer: %w", err)
+	}
+	return obj.DeepCopyObject().(T), nil
 }
 
 // retryBackoff spaces the retries of an object that keeps failing: 1 s doubling per
