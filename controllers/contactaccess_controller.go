@@ -9,7 +9,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -163,15 +162,7 @@ func (r *ContactAccessReconciler) SetupWithManager(mgr ctrl.Manager, o Options) 
 		For(&accessv1alpha1.ContactAccess{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&accessv1alpha1.ProviderConfig{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, pc client.Object) []reconcile.Request {
-			list := &accessv1alpha1.ContactAccessList{}
-			if err := r.List(ctx, list, client.InNamespace(pc.GetNamespace()), client.MatchingFields{indexProviderConfig: pc.GetName()}); err != nil {
-				return nil
-			}
-			out := make([]reconcile.Request, 0, len(list.Items))
-			for _, ca := range list.Items {
-				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ca.Namespace, Name: ca.Name}})
-			}
-			return out
+			return requestsFor(ctx, r, &accessv1alpha1.ContactAccessList{}, pc.GetNamespace(), indexProviderConfig, pc.GetName())
 		}), builder.WithPredicates(providerConfigReadinessChanged())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles, RateLimiter: errorBackoff()}).
 		Complete(r)

@@ -10,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -19,7 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -425,16 +423,7 @@ func (r *DelegatedGrantReconciler) SetupWithManager(mgr ctrl.Manager, o Options)
 		For(&accessv1alpha1.DelegatedGrant{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&accessv1alpha1.ProviderConfig{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, pc client.Object) []reconcile.Request {
-			list := &accessv1alpha1.DelegatedGrantList{}
-			if err := r.List(ctx, list, client.InNamespace(pc.GetNamespace()), client.MatchingFields{indexProviderConfig: pc.GetName()}); err != nil {
-				logf.FromContext(ctx).Error(err, "cannot list DelegatedGrants")
-				return nil
-			}
-			out := make([]reconcile.Request, 0, len(list.Items))
-			for _, dg := range list.Items {
-				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: dg.Namespace, Name: dg.Name}})
-			}
-			return out
+			return requestsFor(ctx, r, &accessv1alpha1.DelegatedGrantList{}, pc.GetNamespace(), indexProviderConfig, pc.GetName())
 		}), builder.WithPredicates(providerConfigReadinessChanged())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles, RateLimiter: errorBackoff()}).
 		Complete(r)

@@ -192,3 +192,20 @@ func resolveUnknownCreates(objs []client.Object, hu *hostupfake.Server) int {
 	}
 	return n
 }
+
+// contactToCreate is a HostUp ContactAccess that creates its contact (password Secret "pw").
+func contactToCreate(ns, name, first, last, email string) *accessv1alpha1.ContactAccess {
+	return &accessv1alpha1.ContactAccess{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: accessv1alpha1.ContactAccessSpec{
+			ProviderConfigRef: accessv1alpha1.ProviderConfigReference{Name: "hostup"},
+			HostUp: &accessv1alpha1.HostUpContactAccess{
+				Contact: accessv1alpha1.HostUpContact{Create: &accessv1alpha1.HostUpNewContact{
+					FirstName: first, LastName: last, Email: email,
+					PasswordSecretRef: accessv1alpha1.SecretKeySelector{Name: "pw", Key: "password"},
+				}},
+				Permissions: accessv1alpha1.HostUpPermissions{CanOpenTickets: true},
+			},
+		},
+	}
+}

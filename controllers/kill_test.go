@@ -68,19 +68,7 @@ var _ = Describe("SIGKILL loop", func() {
 
 		var objs []client.Object
 		for i := range 10 {
-			objs = append(objs, &accessv1alpha1.ContactAccess{
-				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "k-" + itoa(int64(i))},
-				Spec: accessv1alpha1.ContactAccessSpec{
-					ProviderConfigRef: accessv1alpha1.ProviderConfigReference{Name: "hostup"},
-					HostUp: &accessv1alpha1.HostUpContactAccess{
-						Contact: accessv1alpha1.HostUpContact{Create: &accessv1alpha1.HostUpNewContact{
-							FirstName: "K", LastName: itoa(int64(i)), Email: fmt.Sprintf("kill%d@example.com", i),
-							PasswordSecretRef: accessv1alpha1.SecretKeySelector{Name: "pw", Key: "password"},
-						}},
-						Permissions: accessv1alpha1.HostUpPermissions{CanOpenTickets: true},
-					},
-				},
-			}, delegatedGrant(ns, "kdg-"+itoa(int64(i)), fmt.Sprintf("kill-dg%d@example.com", i)))
+			objs = append(objs, contactToCreate(ns, "k-"+itoa(int64(i)), "K", itoa(int64(i)), fmt.Sprintf("kill%d@example.com", i)), delegatedGrant(ns, "kdg-"+itoa(int64(i)), fmt.Sprintf("kill-dg%d@example.com", i)))
 		}
 		rng := rand.New(rand.NewPCG(5, 5))
 		for i := range 20 {

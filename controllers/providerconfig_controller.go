@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -219,15 +218,7 @@ func (r *ProviderConfigReconciler) SetupWithManager(mgr ctrl.Manager, o Options)
 const indexSecretName = "spec.secretName"
 
 func (r *ProviderConfigReconciler) forSecret(ctx context.Context, s client.Object) []reconcile.Request {
-	list := &accessv1alpha1.ProviderConfigList{}
-	if err := r.List(ctx, list, client.InNamespace(s.GetNamespace()), client.MatchingFields{indexSecretName: s.GetName()}); err != nil {
-		return nil
-	}
-	out := make([]reconcile.Request, 0, len(list.Items))
-	for _, pc := range list.Items {
-		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: pc.Namespace, Name: pc.Name}})
-	}
-	return out
+	return requestsFor(ctx, r, &accessv1alpha1.ProviderConfigList{}, s.GetNamespace(), indexSecretName, s.GetName())
 }
 
 // classify turns a provider error into an outcome: credentials and permission problems stall

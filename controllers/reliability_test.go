@@ -117,19 +117,7 @@ var _ = Describe("Reliability", func() {
 		createSecret(ns, "pw", map[string]string{"password": "Crash-Passw0rd"})
 		var objs []client.Object
 		for i := range 8 {
-			objs = append(objs, &accessv1alpha1.ContactAccess{
-				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "new-" + itoa(int64(i))},
-				Spec: accessv1alpha1.ContactAccessSpec{
-					ProviderConfigRef: accessv1alpha1.ProviderConfigReference{Name: "hostup"},
-					HostUp: &accessv1alpha1.HostUpContactAccess{
-						Contact: accessv1alpha1.HostUpContact{Create: &accessv1alpha1.HostUpNewContact{
-							FirstName: "C", LastName: itoa(int64(i)), Email: fmt.Sprintf("crash%d@example.com", i),
-							PasswordSecretRef: accessv1alpha1.SecretKeySelector{Name: "pw", Key: "password"},
-						}},
-						Permissions: accessv1alpha1.HostUpPermissions{CanOpenTickets: true},
-					},
-				},
-			})
+			objs = append(objs, contactToCreate(ns, "new-"+itoa(int64(i)), "C", itoa(int64(i)), fmt.Sprintf("crash%d@example.com", i)))
 			objs = append(objs, delegatedGrant(ns, "dg-"+itoa(int64(i)), fmt.Sprintf("crash-dg%d@example.com", i)))
 		}
 		rng := rand.New(rand.NewPCG(42, 42))

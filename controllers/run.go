@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
 )
@@ -124,6 +125,26 @@ func ensureFinalizer[T statusObject](ctx context.Context, kube client.Client, ob
 		return orig, fmt.Errorf("cannot add finalizer: %w", err)
 	}
 	return obj.DeepCopyObject().(T), nil
+}
+
+// requestsFor maps an event to the objects of list's kind in ns whose indexed field equals
+// value (for example the ContactAccess objects that use a ProviderConfig).
+func requestsFor(ctx context.Context, kube client.Reader, list client.ObjectList, ns, field, value string) []reconcile.Request {
+	if err := kube.List(ctx, list, client.InNamespace(ns), client.MatchingFields{field: value}); err != nil {
+		logf.FromContext(ctx).Error(err, "cannot list dependants", "field", field, "value", value)
+		return nil
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(items))
+	for _, it := range items {
+		if o, ok := it.(client.Object); ok {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)})
+		}
+	}
+	return out
 }
 
 // retryBackoff spaces the retries of an object that keeps failing: 1 s doubling per
