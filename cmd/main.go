@@ -4,6 +4,7 @@ package main
 import (
 	"flag"
 	"os"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -16,6 +17,7 @@ import (
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
 	"github.com/contactsync/contactsync/controllers"
+	"github.com/contactsync/contactsync/internal/reconciler"
 )
 
 func main() {
@@ -52,6 +54,10 @@ func main() {
 		LeaderElectionNamespace: leaderElectionNS,
 		// The lease is released on a clean shutdown so a successor takes over at once.
 		LeaderElectionReleaseOnCancel: true,
+		// A create in flight (bounded by reconciler.DetachedTimeout) and the recording of its id
+		// finish before the manager exits and releases the lease, so a successor never starts
+		// while an invitation is being sent. The Pod's terminationGracePeriodSeconds is longer.
+		GracefulShutdownTimeout: ptrDuration(reconciler.DetachedTimeout + 30*time.Second),
 	})
 	if err != nil {
 		log.Error(err, "cannot create the manager")
@@ -89,3 +95,5 @@ func metricsOptions(addr string, secure bool) metricsserver.Options {
 	}
 	return o
 }
+
+func ptrDuration(d time.Duration) *time.Duration { return &d }

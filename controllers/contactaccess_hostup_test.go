@@ -12,6 +12,7 @@ import (
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
 	"github.com/contactsync/contactsync/internal/hostup/hostupfake"
+	"github.com/contactsync/contactsync/internal/reconciler"
 )
 
 // annaID is the demo account's first contact (ops rights on VPS XS and example.com).
@@ -65,7 +66,7 @@ var _ = Describe("ContactAccess on HostUp", func() {
 		Expect(ca.Status.Observed.HostUp.Rights).To(ConsistOf("canViewInvoices", "canOpenTickets"))
 		Expect(ca.Status.Drift).NotTo(BeEmpty(), "the demo contact started with other rights")
 		Expect(kstatusOf(ca)).To(Equal(status.CurrentStatus))
-		Eventually(func() []string { return eventReasons(ca) }).Should(ContainElement(eventUpdated))
+		Eventually(func() []string { return eventReasons(ca) }).Should(ContainElement(reconciler.EventUpdated))
 
 		By("a spec edit costs exactly one write")
 		writes := hostupWrites(fake)
@@ -100,7 +101,7 @@ var _ = Describe("ContactAccess on HostUp", func() {
 		start := time.Now()
 		Eventually(func() []string { return eventNotes(ca) }).WithTimeout(2 * shortPoll).
 			Should(ContainElement(SatisfyAll(
-				ContainSubstring(eventDriftCorrected),
+				ContainSubstring(reconciler.EventDriftCorrected),
 				ContainSubstring("dnsZones: revoke example.se (3035)"),
 				ContainSubstring("canPlaceOrders: true -> false"))))
 		Expect(time.Since(start)).To(BeNumerically("<", 2*shortPoll))
@@ -122,7 +123,7 @@ var _ = Describe("ContactAccess on HostUp", func() {
 		Consistently(func() int { return hostupWrites(fake) }).WithTimeout(2 * shortPoll).Should(Equal(writes))
 		after, _ := fake.ContactPermissions(annaID)
 		Expect(after).To(Equal(before))
-		Eventually(func() []string { return eventReasons(ca) }).Should(ContainElement(eventDriftDetected))
+		Eventually(func() []string { return eventReasons(ca) }).Should(ContainElement(reconciler.EventDriftDetected))
 
 		By("deleting an Observe object changes nothing either, whatever its deletionPolicy")
 		Expect(ca.Spec.DeletionPolicy).To(Equal(accessv1alpha1.DeletionRevoke))

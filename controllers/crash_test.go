@@ -12,6 +12,7 @@ import (
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
 	"github.com/contactsync/contactsync/internal/hostup/hostupfake"
+	"github.com/contactsync/contactsync/internal/reconciler"
 )
 
 // A create that reaches HostUp but whose answer is lost (the connection drops after the write)
@@ -76,7 +77,7 @@ var _ = Describe("Creates whose answer is lost", func() {
 		fake.Program("POST /api/delegated-access", 1, hostupfake.Fault{AfterApply: true, Drop: true})
 		dg := delegatedGrant(ns, "lost", "lost@example.com")
 		Expect(k8sClient.Create(suiteCtx, dg)).To(Succeed())
-		Eventually(func() []string { return eventReasons(dg) }).WithTimeout(eventuallyTO).Should(ContainElement(eventAdopted))
+		Eventually(func() []string { return eventReasons(dg) }).WithTimeout(eventuallyTO).Should(ContainElement(reconciler.EventAdopted))
 		waitReady(dg)
 		grants := grantsFor(fake, "lost@example.com")
 		Expect(grants).To(HaveLen(1))

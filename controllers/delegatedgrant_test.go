@@ -14,7 +14,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
+	"github.com/contactsync/contactsync/internal/external/hostupgrant"
 	"github.com/contactsync/contactsync/internal/hostup/hostupfake"
+	"github.com/contactsync/contactsync/internal/reconciler"
 )
 
 func delegatedGrant(ns, name, email string) *accessv1alpha1.DelegatedGrant {
@@ -132,7 +134,7 @@ var _ = Describe("DelegatedGrant", func() {
 		Expect(grantsFor(fake, "once@example.com")).To(HaveLen(1))
 
 		Eventually(func() int { return len(grantsFor(fake, "again@example.com")) }).WithTimeout(eventuallyTO).Should(Equal(2))
-		Eventually(func() []string { return eventReasons(again) }).Should(ContainElement(eventReinvite))
+		Eventually(func() []string { return eventReasons(again) }).Should(ContainElement(hostupgrant.EventReinvited))
 		Eventually(func() string { return getDG(again).Status.GrantID }).WithTimeout(eventuallyTO).
 			Should(Equal(grantsFor(fake, "again@example.com")[1].ID))
 	})
@@ -171,7 +173,7 @@ var _ = Describe("DelegatedGrant", func() {
 		setup()
 		Expect(k8sClient.Patch(suiteCtx, pc, client.RawPatch("application/merge-patch+json",
 			[]byte(`{"spec":{"hostup":{"grantRevocation":"DeleteEndpoint"}}}`)))).To(Succeed())
-		Eventually(func() bool { return isReady(getPC(pc).Status.Conditions, pc.Generation) }).WithTimeout(eventuallyTO).Should(BeTrue())
+		Eventually(func() bool { return reconciler.IsReady(getPC(pc).Status.Conditions, pc.Generation) }).WithTimeout(eventuallyTO).Should(BeTrue())
 		dg := delegatedGrant(ns, "d", "d@example.com")
 		Expect(k8sClient.Create(suiteCtx, dg)).To(Succeed())
 		waitReady(dg)

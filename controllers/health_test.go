@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
+	"github.com/contactsync/contactsync/internal/reconciler"
 )
 
 // healthCase is an object in a state the controller really produces (conditions written by
@@ -27,9 +28,9 @@ type healthCase struct {
 	kstatus status.Status
 }
 
-func withOutcome(o outcome, generation, observed int64) []metav1.Condition {
+func withOutcome(o reconciler.Outcome, generation, observed int64) []metav1.Condition {
 	var conds []metav1.Condition
-	o.apply(&conds, observed)
+	o.Apply(&conds, observed)
 	return conds
 }
 
@@ -58,7 +59,7 @@ func healthCases() map[string]healthCase {
 			Status:     accessv1alpha1.ProviderConfigStatus{CommonStatus: accessv1alpha1.CommonStatus{Conditions: conds, ObservedGeneration: 1}},
 		}
 	}
-	ok := ready(accessv1alpha1.ReasonAvailable, "matches")
+	ok := reconciler.Ready(accessv1alpha1.ReasonAvailable, "matches")
 	return map[string]healthCase{
 		// kstatus cannot tell an object nobody reconciled yet from a finished one (its own,
 		// documented limitation); the Lua check can, and the controller writes status at once.
@@ -66,21 +67,21 @@ func healthCases() map[string]healthCase {
 		"Ready":     {"desired state verified", ca(2, 2, withOutcome(ok, 2, 2)), "Healthy", status.CurrentStatus},
 		"SpecNotObserved": {"a spec edit not yet reconciled", ca(3, 2, withOutcome(ok, 2, 2)),
 			"Progressing", status.InProgressStatus},
-		"Converging": {"waiting for the ProviderConfig", ca(1, 1, withOutcome(progressing(accessv1alpha1.ReasonProviderConfigNotReady, "waiting", false), 1, 1)),
+		"Converging": {"waiting for the ProviderConfig", ca(1, 1, withOutcome(reconciler.Progressing(accessv1alpha1.ReasonProviderConfigNotReady, "waiting", false), 1, 1)),
 			"Progressing", status.InProgressStatus},
-		"Retrying": {"an API error being retried", ca(1, 1, withOutcome(retrying(accessv1alpha1.ReasonAPIError, "HTTP 503"), 1, 1)),
+		"Retrying": {"an API error being retried", ca(1, 1, withOutcome(reconciler.Retrying(accessv1alpha1.ReasonAPIError, "HTTP 503"), 1, 1)),
 			"Progressing", status.InProgressStatus},
-		"Stalled": {"an unknown manager", ca(1, 1, withOutcome(stalled(accessv1alpha1.ReasonUnknownManager, "no portal user has the e-mail x@y.se", true), 1, 1)),
+		"Stalled": {"an unknown manager", ca(1, 1, withOutcome(reconciler.Stalled(accessv1alpha1.ReasonUnknownManager, "no portal user has the e-mail x@y.se", true), 1, 1)),
 			"Degraded", status.FailedStatus},
-		"ObserveOnly": {"a dry run with a pending plan has done its job", ca(1, 1, withOutcome(observed("2 change(s) pending"), 1, 1)),
+		"ObserveOnly": {"a dry run with a pending plan has done its job", ca(1, 1, withOutcome(reconciler.Observed("2 change(s) pending"), 1, 1)),
 			"Healthy", status.CurrentStatus},
-		"GrantPending": {"an invitation waiting for the invitee", dg(withOutcome(ready(accessv1alpha1.ReasonInvitePending, "waiting"), 1, 1)),
+		"GrantPending": {"an invitation waiting for the invitee", dg(withOutcome(reconciler.Ready(accessv1alpha1.ReasonInvitePending, "waiting"), 1, 1)),
 			"Healthy", status.CurrentStatus},
-		"GrantRevoked": {"revoked in the dashboard", dg(withOutcome(stalled(accessv1alpha1.ReasonGrantRevoked, "revoked", true), 1, 1)),
+		"GrantRevoked": {"revoked in the dashboard", dg(withOutcome(reconciler.Stalled(accessv1alpha1.ReasonGrantRevoked, "revoked", true), 1, 1)),
 			"Degraded", status.FailedStatus},
-		"ProviderConfigRejected": {"wrong credentials", pc(withOutcome(stalled(accessv1alpha1.ReasonCredentialsRejected, "401", true), 1, 1)),
+		"ProviderConfigRejected": {"wrong credentials", pc(withOutcome(reconciler.Stalled(accessv1alpha1.ReasonCredentialsRejected, "401", true), 1, 1)),
 			"Degraded", status.FailedStatus},
-		"ProviderConfigReady": {"credentials verified", pc(withOutcome(ready(accessv1alpha1.ReasonCredentialsVerified, "ok"), 1, 1)),
+		"ProviderConfigReady": {"credentials verified", pc(withOutcome(reconciler.Ready(accessv1alpha1.ReasonCredentialsVerified, "ok"), 1, 1)),
 			"Healthy", status.CurrentStatus},
 	}
 }

@@ -21,6 +21,7 @@ import (
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
 	"github.com/contactsync/contactsync/internal/hostup/hostupfake"
 	oo "github.com/contactsync/contactsync/internal/onlyoffice/onlyofficefake"
+	"github.com/contactsync/contactsync/internal/reconciler"
 )
 
 // allSettled waits until every object is Ready, or stalled with one of the allowed reasons.
@@ -40,7 +41,7 @@ func readyOrStalled(objs []client.Object, allowed ...string) func() []string {
 			case *accessv1alpha1.DelegatedGrant:
 				conds, gen = x.Status.Conditions, x.Generation
 			}
-			if isReady(conds, gen) {
+			if reconciler.IsReady(conds, gen) {
 				continue
 			}
 			if s := meta.FindStatusCondition(conds, accessv1alpha1.TypeStalled); s != nil && s.Status == metav1.ConditionTrue {

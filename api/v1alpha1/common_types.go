@@ -68,6 +68,12 @@ const (
 	ReasonInviteExpired = "InviteExpired"
 	// ReasonGrantRevoked: the grant was revoked in HostUp; it is not re-created behind a person's back.
 	ReasonGrantRevoked = "GrantRevoked"
+	// ReasonCreateRefused: the provider refused a create (HTTP 200 with success false, or a 4xx);
+	// nothing was created, and the create is retried with backoff up to the sync interval.
+	ReasonCreateRefused = "CreateRefused"
+	// ReasonGrantDisappeared: the grant this object recorded is no longer listed by HostUp; it is
+	// not re-invited behind a person's back.
+	ReasonGrantDisappeared = "GrantDisappeared"
 	// ReasonRevocationRequiresDashboard: HostUp has no (working) revoke call; a person must revoke in the dashboard.
 	ReasonRevocationRequiresDashboard = "RevocationRequiresDashboard"
 )
@@ -142,6 +148,11 @@ type CommonStatus struct {
 	// status change and at least hourly; polls that find nothing new do not write the status.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+	// UnrecordedCreatedID is the id of a contact or grant that the provider created for this
+	// object while the controller could not record it in the created-id annotation. It is kept
+	// here until it is recorded, so that no second create is ever sent.
+	// +optional
+	UnrecordedCreatedID string `json:"unrecordedCreatedID,omitempty"`
 }
 
 // Annotations the controller writes on objects (metadata survives a status loss).

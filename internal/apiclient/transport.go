@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,6 +22,21 @@ const DefaultTimeout = 30 * time.Second
 
 // ErrBodyTooLarge is returned when a response body exceeds the transport's MaxBody.
 var ErrBodyTooLarge = errors.New("response body exceeds the size limit")
+
+// ErrNotSent marks an error that arose before the request was completely written to the
+// connection (the limiter wait ended, the connection was refused, the context ended while
+// dialing): the provider cannot have acted on it, so even a non-idempotent create is safe to
+// send again. Test with errors.Is.
+var ErrNotSent = errors.New("the request was not sent")
+
+// NotSent marks err as arising before the request was sent (see ErrNotSent).
+func NotSent(err error) error { return notSentError{err} }
+
+type notSentError struct{ err error }
+
+func (e notSentError) Error() string        { return e.err.Error() }
+func (e notSentError) Unwrap() []error      { return []error{e.err, ErrNotSent} }
+func (e notSentError) Is(target error) bool { return target == ErrNotSent }
 
 // Transport sends requests for one account: it waits in the limiter, bounds the call with a
 // timeout, reads the body with a size limit and counts the call in the metrics. It does not
@@ -45,7 +62,7 @@ func (t *Transport) Do(ctx context.Context, op string, req *http.Request) (*Resp
 	if t.Limiter != nil {
 		start := time.Now()
 		if err := t.Limiter.Wait(ctx); err != nil {
-			return nil, fmt.Errorf("cannot %s: waiting for the rate limiter: %w", op, err)
+			return nil, NotSent(fmt.Errorf("cannot %s: waiting for the rate limiter: %w", op, err))
 		}
 		LimiterWaitSeconds.WithLabelValues(t.Provider).Observe(time.Since(start).Seconds())
 	}
@@ -55,6 +72,14 @@ func (t *Transport) Do(ctx context.Context, op string, req *http.Request) (*Resp
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// wrote records whether the whole request reached the connection: a failure before that
+	// (refused, DNS, TLS, a context that ended while dialing) is certainly not acted on.
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		if i.Err == nil {
+			wrote.Store(true)
+		}
+	}})
 	req = req.WithContext(ctx)
 
 	hc := t.HTTP
@@ -65,7 +90,11 @@ func (t *Transport) Do(ctx context.Context, op string, req *http.Request) (*Resp
 	resp, err := hc.Do(req)
 	if err != nil {
 		t.observe(op, "error", start)
-		return nil, &NetError{Op: op, Err: stripURL(err)}
+		ne := &NetError{Op: op, Err: stripURL(err)}
+		if !wrote.Load() {
+			return nil, NotSent(ne)
+		}
+		return nil, ne
 	}
 	defer func() { _ = resp.Body.Close() }()
 	limit := t.MaxBody

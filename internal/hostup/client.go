@@ -172,7 +172,7 @@ func (c *Client) call(ctx context.Context, op operation, method, path string, qu
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return nil, meta, fmt.Errorf("cannot %s: encoding the request: %w", op.desc, err)
+			return nil, meta, apiclient.NotSent(fmt.Errorf("cannot %s: encoding the request: %w", op.desc, err))
 		}
 		body = bytes.NewReader(b)
 	}
@@ -182,7 +182,7 @@ func (c *Client) call(ctx context.Context, op operation, method, path string, qu
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
-		return nil, meta, fmt.Errorf("cannot %s: building the request failed", op.desc)
+		return nil, meta, apiclient.NotSent(fmt.Errorf("cannot %s: building the request failed", op.desc))
 	}
 	req.Header.Set("Accept", "application/json")
 	if in != nil {
@@ -231,6 +231,14 @@ func (c *Client) call(ctx context.Context, op operation, method, path string, qu
 
 // transportError rewords the transport's errors with the operation's description.
 func (c *Client) transportError(op operation, err error) error {
+	out := c.rewordTransportError(op, err)
+	if errors.Is(err, apiclient.ErrNotSent) {
+		return apiclient.NotSent(out)
+	}
+	return out
+}
+
+func (c *Client) rewordTransportError(op operation, err error) error {
 	var ne *apiclient.NetError
 	if errors.As(err, &ne) {
 		return &apiclient.NetError{Op: op.desc, Err: ne.Err}

@@ -19,9 +19,8 @@ import (
 // data.success is false (HostUp's upstream billing system refused the contact).
 const CodeAddContactFailed = "ADD_CONTACT_FAILED"
 
-// maxRetryAfter caps what a server may ask us to wait, so a bogus header cannot park an
-// account for days (and huge values cannot overflow a time.Duration).
-const maxRetryAfter = time.Hour
+// maxRetryAfter is the project's one cap on a server's Retry-After (apiclient.MaxRetryAfter).
+const maxRetryAfter = apiclient.MaxRetryAfter
 
 // maxFields caps the problem errors[] entries kept, so an error message stays readable.
 const maxFields = 20
@@ -183,13 +182,9 @@ func decodeError(op string, status int, h http.Header, body []byte, now time.Tim
 	return e
 }
 
-// retryAfterHeader is apiclient.ParseRetryAfter with huge second counts capped instead of
-// overflowing time.Duration.
+// retryAfterHeader reads a Retry-After header with the project's one cap (apiclient.MaxRetryAfter).
 func retryAfterHeader(v string, now time.Time) time.Duration {
-	if s, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && s > maxRetryAfter.Seconds() {
-		return maxRetryAfter
-	}
-	return apiclient.ParseRetryAfter(v, now)
+	return apiclient.ParseRetryAfter(strings.TrimSpace(v), now)
 }
 
 func isProblem(contentType string, raw map[string]json.RawMessage) bool {

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/contactsync/contactsync/internal/apiclient"
 )
 
 // SessionInfo returns who the key belongs to (GET /session-info).
@@ -48,7 +50,7 @@ func (c *Client) CreateContact(ctx context.Context, nc NewContact) (int64, error
 		{"first name", nc.FirstName}, {"last name", nc.LastName}, {"e-mail", nc.Email}, {"password", nc.Password},
 	} {
 		if f.v == "" {
-			return 0, fmt.Errorf("cannot %s: %s is empty", op.desc, f.name)
+			return 0, apiclient.NotSent(fmt.Errorf("cannot %s: %s is empty", op.desc, f.name))
 		}
 	}
 	in := wireNewContact{
@@ -185,7 +187,7 @@ func (c *Client) ListGrants(ctx context.Context) (byMe []Grant, toMe []Grant, er
 func (c *Client) CreateGrant(ctx context.Context, email, label string) (*Invite, error) {
 	op := opCreateGrant
 	if email == "" {
-		return nil, fmt.Errorf("cannot %s: e-mail is empty", op.desc)
+		return nil, apiclient.NotSent(fmt.Errorf("cannot %s: e-mail is empty", op.desc))
 	}
 	in := struct {
 		Email string `json:"email"`

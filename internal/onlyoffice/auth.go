@@ -38,7 +38,6 @@ func (c *Client) authToken(ctx context.Context, stale string) (string, error) {
 			return "", &LoginCooldownError{Remaining: left, Err: err}
 		}
 	}
-	c.loginCount++
 	c.mu.Unlock()
 
 	tok, renewAt, err := c.login(ctx)

@@ -44,8 +44,8 @@ const maxRenewMargin = 5 * time.Minute
 // expires (the default lifetime is a year; this is a safe guess).
 const unknownExpiryTTL = time.Hour
 
-// maxRetryAfter caps a server's Retry-After so a bad header cannot stop the client for days.
-const maxRetryAfter = 10 * time.Minute
+// maxRetryAfter is the project's one cap on a server's Retry-After (apiclient.MaxRetryAfter).
+const maxRetryAfter = apiclient.MaxRetryAfter
 
 // Config configures a Client.
 type Config struct {
@@ -95,12 +95,11 @@ type Client struct {
 
 	loginSem chan struct{} // one login at a time
 
-	mu         sync.Mutex
-	token      string
-	renewAt    time.Time
-	failedAt   time.Time // last failed login; zero when the last login succeeded
-	failure    error     // that failure
-	loginCount int
+	mu       sync.Mutex
+	token    string
+	renewAt  time.Time
+	failedAt time.Time // last failed login; zero when the last login succeeded
+	failure  error     // that failure
 }
 
 // New validates cfg and returns a client. It does not contact the portal; call Self to verify
@@ -179,13 +178,6 @@ func New(cfg Config) (*Client, error) {
 
 // Limiter returns the client's rate limiter.
 func (c *Client) Limiter() *apiclient.Limiter { return c.limiter }
-
-// Logins returns how many login requests the client has sent.
-func (c *Client) Logins() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.loginCount
-}
 
 // operation names a call: label for metrics and logs, desc for error messages.
 type operation struct{ label, desc string }
@@ -522,6 +514,14 @@ func (c *Client) redact(e *Error) *Error {
 
 // transportError rewords the transport's errors with the operation's description.
 func (c *Client) transportError(op operation, err error) error {
+	out := c.rewordTransportError(op, err)
+	if errors.Is(err, apiclient.ErrNotSent) {
+		return apiclient.NotSent(out)
+	}
+	return out
+}
+
+func (c *Client) rewordTransportError(op operation, err error) error {
 	var ne *apiclient.NetError
 	if errors.As(err, &ne) {
 		return &apiclient.NetError{Op: op.desc, Err: ne.Err}

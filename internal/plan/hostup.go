@@ -6,13 +6,55 @@ import (
 	"strings"
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
+	"github.com/contactsync/contactsync/internal/hostup"
 )
 
-// Rights are the HostUp contact booleans, by their API names, in the order the API lists them.
-var Rights = []string{
-	"canViewInvoices", "canReceiveInvoices", "canOpenTickets", "canViewTickets",
-	"canReceiveTicketEmails", "canCloseTickets", "canPlaceOrders",
-	"accessAllVps", "accessAllHosting", "accessAllDomains",
+// Right is one of the ten HostUp contact booleans: its API name and where it lives in the spec
+// and in the client's permissions. RightsTable is the only list of them; everything that maps
+// rights (the plan, the observed status, the write body) walks it.
+type Right struct {
+	Name string
+	Spec func(*accessv1alpha1.HostUpPermissions) *bool
+	Wire func(*hostup.Permissions) *bool
+}
+
+// RightsTable lists the rights in the order the API lists them.
+var RightsTable = []Right{
+	{"canViewInvoices", func(p *accessv1alpha1.HostUpPermissions) *bool { return &p.CanViewInvoices }, func(p *hostup.Permissions) *bool { return &p.CanViewInvoices }},
+	{"canReceiveInvoices", func(p *accessv1alpha1.HostUpPermissions) *bool { return &p.CanReceiveInvoices }, func(p *hostup.Permissions) *bool { return &p.CanReceiveInvoices }},
+	{"canOpenTickets", func(p *accessv1alpha1.HostUpPermissions) *bool { return &p.CanOpenTickets }, func(p *hostup.Permissions) *bool { return &p.CanOpenTickets }},
+	{"canViewTickets", func(p *accessv1alpha1.HostUpPermissions) *bool { return &p.CanViewTickets }, func(p *hostup.Permissions) *bool { return &p.CanViewTickets }},
+	{"canReceiveTicketEmails", func(p *accessv1alpha1.HostUpPermissions) *bool { return &p.CanReceiveTicketEmails }, func(p *hostup.Permissions) *bool { return &p.CanReceiveTicketEmails }},
+	{"canCloseTickets", func(p *accessv1alpha1.HostUpPermissions) *bool { return &p.CanCloseTickets }, func(p *hostup.Permissions) *bool { return &p.CanCloseTickets }},
+	{"canPlaceOrders", func(p *accessv1alpha1.HostUpPermissions) *bool { return &p.CanPlaceOrders }, func(p *hostup.Permissions) *bool { return &p.CanPlaceOrders }},
+	{"accessAllVps", func(p *accessv1alpha1.HostUpPermissions) *bool { return &p.AccessAllVps }, func(p *hostup.Permissions) *bool { return &p.AccessAllVps }},
+	{"accessAllHosting", func(p *accessv1alpha1.HostUpPermissions) *bool { return &p.AccessAllHosting }, func(p *hostup.Permissions) *bool { return &p.AccessAllHosting }},
+	{"accessAllDomains", func(p *accessv1alpha1.HostUpPermissions) *bool { return &p.AccessAllDomains }, func(p *hostup.Permissions) *bool { return &p.AccessAllDomains }},
+}
+
+// Rights are the rights' API names, in RightsTable's order.
+var Rights = func() []string {
+	out := make([]string, len(RightsTable))
+	for i, r := range RightsTable {
+		out[i] = r.Name
+	}
+	return out
+}()
+
+// WireRights maps a permissions read to the rights by API name.
+func WireRights(p *hostup.Permissions) map[string]bool {
+	out := make(map[string]bool, len(RightsTable))
+	for _, r := range RightsTable {
+		out[r.Name] = *r.Wire(p)
+	}
+	return out
+}
+
+// SetWireRights sets the booleans of p from rights by API name.
+func SetWireRights(p *hostup.Permissions, rights map[string]bool) {
+	for _, r := range RightsTable {
+		*r.Wire(p) = rights[r.Name]
+	}
 }
 
 // CatalogueItem is one service, domain or DNS zone of the account.
@@ -56,18 +98,11 @@ func (s HostUpState) EnabledRights() []string {
 
 // DesiredRights maps the spec's booleans to their API names.
 func DesiredRights(p accessv1alpha1.HostUpPermissions) map[string]bool {
-	return map[string]bool{
-		"canViewInvoices":        p.CanViewInvoices,
-		"canReceiveInvoices":     p.CanReceiveInvoices,
-		"canOpenTickets":         p.CanOpenTickets,
-		"canViewTickets":         p.CanViewTickets,
-		"canReceiveTicketEmails": p.CanReceiveTicketEmails,
-		"canCloseTickets":        p.CanCloseTickets,
-		"canPlaceOrders":         p.CanPlaceOrders,
-		"accessAllVps":           p.AccessAllVps,
-		"accessAllHosting":       p.AccessAllHosting,
-		"accessAllDomains":       p.AccessAllDomains,
+	out := make(map[string]bool, len(RightsTable))
+	for _, r := range RightsTable {
+		out[r.Name] = *r.Spec(&p)
 	}
+	return out
 }
 
 // HostUp compares desired and observed permissions. names maps ids to catalogue names for
@@ -96,15 +131,6 @@ func HostUp(desired, observed HostUpState, names map[string]string) Result {
 		}
 	}
 	return Result{Differences: diffs}
-}
-
-// UnknownRefError lists names (or ids) that are not in the account's catalogue.
-type UnknownRefError struct {
-	Problems []string
-}
-
-func (e *UnknownRefError) Error() string {
-	return "not in the account's catalogue: " + strings.Join(e.Problems, "; ")
 }
 
 // Resolve turns references into catalogue ids. Names match exactly, then case-insensitively;

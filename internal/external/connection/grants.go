@@ -1,4 +1,4 @@
-package controllers
+package connection
 
 import (
 	"context"
@@ -12,13 +12,13 @@ import (
 	"github.com/contactsync/contactsync/internal/hostup"
 )
 
-// grantsByState gauges the delegated grants of each HostUp account by state, as last listed.
-var grantsByState = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+// GrantsByState gauges the delegated grants of each HostUp account by state, as last listed.
+var GrantsByState = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 	Name: "contactsync_delegated_grants",
 	Help: "Delegated-access grants in each HostUp account by state, and whether a DelegatedGrant declares them.",
 }, []string{"namespace", "provider_config", "state", "declared"})
 
-func init() { ctrlmetrics.Registry.MustRegister(grantsByState) }
+func init() { ctrlmetrics.Registry.MustRegister(GrantsByState) }
 
 // grantCache is the one shared observation of an account's delegated grants: every
 // DelegatedGrant (and the audit) of the account reads it, and it is refreshed at most once

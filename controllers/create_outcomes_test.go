@@ -1,0 +1,90 @@
+package controllers
+
+import (
+	"errors"
+	"sync/atomic"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
+	"github.com/contactsync/contactsync/internal/hostup/hostupfake"
+	"github.com/contactsync/contactsync/internal/reconciler"
+)
+
+// Regression tests of the create outcomes (issue 12): every create and re-invite goes through
+// the one create-intent protocol in internal/reconciler/intent.go.
+var _ = Describe("Create outcomes", func() {
+	var (
+		ns   string
+		fake *hostupfake.Server
+	)
+	setup := func(opts ...hostupfake.Option) {
+		ns = newNamespace()
+		var url string
+		fake, url = startHostUp(opts...)
+		waitReady(hostupProviderConfig(ns, "hostup", url, testAPIKey))
+	}
+	newContact := func(name, email string) *accessv1alpha1.ContactAccess {
+		createSecret(ns, name+"-pw", map[string]string{"password": "Create-0utcome-pw"})
+		return &accessv1alpha1.ContactAccess{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: accessv1alpha1.ContactAccessSpec{
+				ProviderConfigRef: accessv1alpha1.ProviderConfigReference{Name: "hostup"},
+				HostUp: &accessv1alpha1.HostUpContactAccess{Contact: accessv1alpha1.HostUpContact{Create: &accessv1alpha1.HostUpNewContact{
+					FirstName: "Cre", LastName: "Ate", Email: email,
+					PasswordSecretRef: accessv1alpha1.SecretKeySelector{Name: name + "-pw", Key: "password"},
+				}}},
+			},
+		}
+	}
+
+	for name, body := range map[string]string{
+		"a coded 500 (INTERNAL_SERVER_ERROR)": `{"code":"INTERNAL_SERVER_ERROR","error":"Internal Server Error","message":"Something went wrong","requestId":"r-500","timestamp":"2026-01-01T00:00:00Z"}`,
+		`{"code":504}`:                        `{"code":504}`,
+	} {
+		It("never creates a second contact after "+name+" answered a create HostUp applied", func() {
+			setup()
+			status := 500
+			if body == `{"code":504}` {
+				status = 504
+			}
+			fake.Program("POST /api/teams", 1, hostupfake.Fault{Status: status, Body: body, ContentType: "application/json", AfterApply: true})
+			before := len(fake.Contacts())
+			ca := newContact("coded", "coded@example.com")
+			Expect(k8sClient.Create(suiteCtx, ca)).To(Succeed())
+			Eventually(condition(ca, accessv1alpha1.TypeStalled)).WithTimeout(eventuallyTO).
+				Should(haveCond(metav1.ConditionTrue, accessv1alpha1.ReasonCreateOutcomeUnknown))
+			Consistently(func() int { return fake.Calls("POST /api/teams") }).WithTimeout(2 * shortPoll).Should(Equal(1))
+			Expect(fake.Contacts()).To(HaveLen(before + 1))
+		})
+	}
+
+	It("sends exactly one new invitation when the manager crashes between a re-invite and its id", func() {
+		setup(hostupfake.WithInviteTTL(6 * time.Second))
+		var creates atomic.Int32
+		crash := func() error {
+			if creates.Add(1) == 2 { // the first invite passes; the re-invite "crashes"
+				return errors.New("simulated crash after the re-invite call")
+			}
+			return nil
+		}
+		crashAfterCreate.Store(&crash)
+		DeferCleanup(func() { crashAfterCreate.Store(nil) })
+
+		dg := delegatedGrant(ns, "again", "again@example.com")
+		dg.Spec.ReinviteOnExpiry = true
+		Expect(k8sClient.Create(suiteCtx, dg)).To(Succeed())
+		Eventually(func() int { return len(grantsFor(fake, "again@example.com")) }).WithTimeout(eventuallyTO).Should(Equal(2))
+		Eventually(func() []string { return eventReasons(dg) }).WithTimeout(eventuallyTO).Should(ContainElement(reconciler.EventAdopted))
+		// Exactly one new invitation: when the crashed re-invite is adopted, the account holds the
+		// first grant and the one the re-invite made, nothing more.
+		grants := grantsFor(fake, "again@example.com")
+		Expect(grants).To(HaveLen(2))
+		Expect(fake.Calls("POST /api/delegated-access")).To(Equal(2))
+		Eventually(func() string { return getDG(dg).Status.GrantID }).WithTimeout(eventuallyTO).Should(Equal(grants[1].ID))
+		Expect(creates.Load()).To(BeNumerically(">=", 2))
+	})
+})

@@ -1,0 +1,266 @@
+// Package hostupcontact is the external client of a ContactAccess with spec.hostup: the rights
+// of one HostUp contact person (and, with spec.hostup.contact.create, the contact itself).
+package hostupcontact
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
+	"github.com/contactsync/contactsync/internal/hostup"
+	"github.com/contactsync/contactsync/internal/plan"
+	"github.com/contactsync/contactsync/internal/reconciler"
+)
+
+// Event reasons.
+const (
+	EventRevoked = "Revoked"
+	EventDeleted = "Deleted"
+)
+
+// External implements reconciler.External for HostUp contacts.
+type External struct {
+	API hostup.API
+	// Kube reads the contact's password Secret (object's namespace only).
+	Kube client.Reader
+}
+
+var _ reconciler.External[*accessv1alpha1.ContactAccess] = (*External)(nil)
+
+// contactID is the contact's id: the spec's, or the one this object created ("" when none yet).
+func contactID(obj *accessv1alpha1.ContactAccess) (int64, bool, error) {
+	c := obj.Spec.HostUp.Contact
+	if c.ID != nil {
+		return *c.ID, true, nil
+	}
+	v := reconciler.CreatedID(obj)
+	if v == "" {
+		return 0, false, nil
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id < 1 {
+		return 0, false, reconciler.Fail(reconciler.Stalled(accessv1alpha1.ReasonInvalidSpec,
+			fmt.Sprintf("annotation %s=%q is not a contact id", accessv1alpha1.AnnotationCreatedID, v), false))
+	}
+	return id, true, nil
+}
+
+// Observe reads the contact's permissions and compares them with the spec.
+func (e *External) Observe(ctx context.Context, obj *accessv1alpha1.ContactAccess) (reconciler.Observation, error) {
+	id, ok, err := contactID(obj)
+	if err != nil {
+		return reconciler.Observation{}, err
+	}
+	if !ok {
+		c := obj.Spec.HostUp.Contact.Create
+		return reconciler.Observation{
+			CreatePlan:  fmt.Sprintf("create HostUp contact %s %s <%s>, then apply its permissions", c.FirstName, c.LastName, c.Email),
+			CreateCheck: fmt.Sprintf("HostUp cannot list contacts, so a person must check the dashboard's Teams page for %s", c.Email),
+		}, nil
+	}
+	obj.Status.ContactID = strconv.FormatInt(id, 10)
+	perms, err := e.API.GetPermissions(ctx, id)
+	if err != nil {
+		if hostup.IsNotFound(err) {
+			o := reconciler.Stalled(accessv1alpha1.ReasonContactNotFound, fmt.Sprintf("HostUp has no contact %d: fix spec.hostup.contact (a contact deleted in the dashboard is not recreated automatically)", id), true)
+			return reconciler.Observation{Exists: true, Result: &o}, nil
+		}
+		return reconciler.Observation{}, err
+	}
+	observed, names, catalogue := Observed(perms)
+	obj.Status.Observed = &accessv1alpha1.ObservedAccess{HostUp: ObservedStatus(observed, names)}
+	desired, problems := Desired(obj.Spec.HostUp.Permissions, catalogue)
+	if len(problems) > 0 {
+		o := reconciler.Stalled(accessv1alpha1.ReasonUnknownResource, "nothing was written; not in the account's catalogue: "+strings.Join(problems, "; "), true)
+		return reconciler.Observation{Exists: true, Result: &o}, nil
+	}
+	return reconciler.Observation{Exists: true, Diff: plan.HostUp(desired, observed, names).Differences}, nil
+}
+
+// PrepareCreate checks the password Secret before any intent is recorded.
+func (e *External) PrepareCreate(ctx context.Context, obj *accessv1alpha1.ContactAccess) error {
+	_, err := e.password(ctx, obj)
+	return err
+}
+
+func (e *External) password(ctx context.Context, obj *accessv1alpha1.ContactAccess) (string, error) {
+	ref := obj.Spec.HostUp.Contact.Create.PasswordSecretRef
+	secret := &corev1.Secret{}
+	if err := e.Kube.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: ref.Name}, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", reconciler.Fail(reconciler.Stalled(accessv1alpha1.ReasonSecretNotFound, fmt.Sprintf("password Secret %q not found in namespace %q", ref.Name, obj.Namespace), false))
+		}
+		return "", fmt.Errorf("cannot get Secret %q: %w", ref.Name, err)
+	}
+	password := string(secret.Data[ref.Key])
+	if password == "" {
+		return "", reconciler.Fail(reconciler.Stalled(accessv1alpha1.ReasonSecretInvalid, fmt.Sprintf("Secret %q has no key %q (or it is empty): put the contact's initial password there", ref.Name, ref.Key), false))
+	}
+	return password, nil
+}
+
+// Create creates the contact person (POST /teams) with the password from its Secret.
+func (e *External) Create(ctx context.Context, obj *accessv1alpha1.ContactAccess) (reconciler.Created, error) {
+	spec := obj.Spec.HostUp.Contact.Create
+	password, err := e.password(ctx, obj)
+	if err != nil {
+		return reconciler.Created{}, reconciler.NotSentError(err)
+	}
+	id, err := e.API.CreateContact(ctx, hostup.NewContact{
+		FirstName: spec.FirstName, LastName: spec.LastName, Email: spec.Email, Password: password,
+		PhoneNumber: spec.PhoneNumber, Address1: spec.Address1, City: spec.City, Country: spec.Country, Postcode: spec.Postcode,
+	})
+	if err != nil {
+		return reconciler.Created{}, err
+	}
+	return reconciler.Created{
+		ID: strconv.FormatInt(id, 10), Reason: reconciler.EventCreated,
+		Message: fmt.Sprintf("Created HostUp contact %d for %s", id, spec.Email),
+	}, nil
+}
+
+// Update writes the desired permissions (a full replace) built on a fresh read.
+func (e *External) Update(ctx context.Context, obj *accessv1alpha1.ContactAccess, _ reconciler.Observation) error {
+	id, _, err := contactID(obj)
+	if err != nil {
+		return err
+	}
+	perms, err := e.API.GetPermissions(ctx, id)
+	if err != nil {
+		return err
+	}
+	_, _, catalogue := Observed(perms)
+	desired, problems := Desired(obj.Spec.HostUp.Permissions, catalogue)
+	if len(problems) > 0 {
+		return reconciler.Fail(reconciler.Stalled(accessv1alpha1.ReasonUnknownResource, "nothing was written; not in the account's catalogue: "+strings.Join(problems, "; "), true))
+	}
+	return e.API.SetPermissions(ctx, id, Write(desired, perms))
+}
+
+// Delete revokes every right of the contact (Revoke) or deletes the contact this object
+// created (Delete).
+func (e *External) Delete(ctx context.Context, obj *accessv1alpha1.ContactAccess) (reconciler.Deleted, error) {
+	id, ok, err := contactID(obj)
+	if err != nil {
+		return reconciler.Deleted{}, err
+	}
+	if !ok {
+		d := reconciler.Deleted{Done: true}
+		if _, pending := reconciler.CreatePending(obj); pending {
+			d.Warning, d.Reason = true, accessv1alpha1.ReasonCreateOutcomeUnknown
+			d.Message = fmt.Sprintf("a contact for %s may exist in HostUp without its id recorded: check the dashboard's Teams page and remove it there if it does",
+				obj.Spec.HostUp.Contact.Create.Email)
+		}
+		return d, nil // nothing was created by this object
+	}
+	if obj.Spec.DeletionPolicy == accessv1alpha1.DeletionDelete {
+		// Only a contact this object created (admission allows Delete only with create).
+		if reconciler.CreatedID(obj) == "" {
+			return reconciler.Deleted{Done: true}, nil
+		}
+		if err := e.API.DeleteContact(ctx, id); err != nil && !hostup.IsNotFound(err) {
+			return reconciler.Deleted{}, err
+		}
+		return reconciler.Deleted{Done: true, Reason: EventDeleted, Message: fmt.Sprintf("Deleted HostUp contact %d", id)}, nil
+	}
+	perms, err := e.API.GetPermissions(ctx, id)
+	if hostup.IsNotFound(err) {
+		return reconciler.Deleted{Done: true}, nil
+	}
+	if err != nil {
+		return reconciler.Deleted{}, err
+	}
+	observed, names, _ := Observed(perms)
+	none := plan.HostUpState{}
+	if plan.HostUp(none, observed, names).Empty() {
+		return reconciler.Deleted{Done: true}, nil
+	}
+	if err := e.API.SetPermissions(ctx, id, Write(none, perms)); err != nil {
+		return reconciler.Deleted{}, err
+	}
+	return reconciler.Deleted{Done: true, Reason: EventRevoked, Message: fmt.Sprintf("Revoked every permission of HostUp contact %d", id)}, nil
+}
+
+// Observed turns a permissions read into a plan state, the id→name map and the catalogue.
+func Observed(p *hostup.Permissions) (plan.HostUpState, map[string]string, map[string][]plan.CatalogueItem) {
+	names := map[string]string{}
+	catalogue := map[string][]plan.CatalogueItem{}
+	st := plan.HostUpState{Rights: plan.WireRights(p)}
+	for _, f := range []struct {
+		field string
+		items []hostup.Resource
+		ids   *[]string
+	}{
+		{"services", p.Services, &st.Services},
+		{"domains", p.Domains, &st.Domains},
+		{"dnsZones", p.DNSZones, &st.DNSZones},
+	} {
+		for _, it := range f.items {
+			names[it.ID] = it.Name
+			catalogue[f.field] = append(catalogue[f.field], plan.CatalogueItem{ID: it.ID, Name: it.Name})
+			if it.HasAccess {
+				*f.ids = append(*f.ids, it.ID)
+			}
+		}
+	}
+	return st.Normalize(), names, catalogue
+}
+
+// Desired resolves the spec against the catalogue.
+func Desired(spec accessv1alpha1.HostUpPermissions, catalogue map[string][]plan.CatalogueItem) (plan.HostUpState, []string) {
+	var problems []string
+	resolve := func(field string, refs []accessv1alpha1.ResourceRef) []string {
+		ids, p := plan.Resolve(field, refs, catalogue[field])
+		problems = append(problems, p...)
+		return ids
+	}
+	st := plan.HostUpState{
+		Services: resolve("services", spec.Services),
+		Domains:  resolve("domains", spec.Domains),
+		DNSZones: resolve("dnsZones", spec.DNSZones),
+		Rights:   plan.DesiredRights(spec),
+	}
+	return st.Normalize(), problems
+}
+
+// Write builds the full-replace body: every catalogue item with its desired flag.
+func Write(desired plan.HostUpState, current *hostup.Permissions) *hostup.Permissions {
+	flag := func(items []hostup.Resource, ids []string) []hostup.Resource {
+		out := make([]hostup.Resource, len(items))
+		for i, it := range items {
+			it.HasAccess = slices.Contains(ids, it.ID)
+			out[i] = it
+		}
+		return out
+	}
+	out := &hostup.Permissions{
+		Services: flag(current.Services, desired.Services),
+		Domains:  flag(current.Domains, desired.Domains),
+		DNSZones: flag(current.DNSZones, desired.DNSZones),
+	}
+	plan.SetWireRights(out, desired.Rights)
+	return out
+}
+
+// ObservedStatus is the status.observed.hostup of a state.
+func ObservedStatus(st plan.HostUpState, names map[string]string) *accessv1alpha1.ObservedHostUp {
+	res := func(ids []string) []accessv1alpha1.ObservedResource {
+		var out []accessv1alpha1.ObservedResource
+		for _, id := range ids {
+			out = append(out, accessv1alpha1.ObservedResource{ID: id, Name: names[id]})
+		}
+		return out
+	}
+	return &accessv1alpha1.ObservedHostUp{
+		Services: res(st.Services), Domains: res(st.Domains), DNSZones: res(st.DNSZones),
+		Rights: st.EnabledRights(),
+	}
+}
