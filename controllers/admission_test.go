@@ -8,8 +8,10 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 )
 
 // decodeYAML turns one YAML document into a typed object of the test scheme.
@@ -88,7 +90,7 @@ spec:
 		Entry("ProviderConfig with a tiny sync interval", hostupPC+`
   hostup: {apiKeySecretRef: {name: s, key: k}}
   syncInterval: 1s`,
-			"syncInterval must be between 5s and 24h"),
+			"syncInterval must be a duration such as 90s, 10m or 1h30m, between 5s and 24h"),
 		Entry("ProviderConfig with too many requests per second", hostupPC+`
   hostup: {apiKeySecretRef: {name: s, key: k}}
   rateLimit: {requestsPerSecond: 5000}`,
@@ -195,7 +197,7 @@ spec:
 		Entry("ProviderConfig with a sync interval over a day", hostupPC+`
   hostup: {apiKeySecretRef: {name: s, key: k}}
   syncInterval: 25h`,
-			"syncInterval must be between 5s and 24h"),
+			"syncInterval must be a duration such as 90s, 10m or 1h30m, between 5s and 24h"),
 		Entry("ContactAccess with an unknown deletion policy", ca+`
   hostup: {contact: {id: 5}}
   deletionPolicy: Shred`,
@@ -203,7 +205,7 @@ spec:
 		Entry("ContactAccess with a tiny sync interval", ca+`
   hostup: {contact: {id: 5}}
   syncInterval: 1s`,
-			"syncInterval must be between 5s and 24h"),
+			"syncInterval must be a duration such as 90s, 10m or 1h30m, between 5s and 24h"),
 		Entry("ContactAccess with contact id 0", ca+`
   hostup: {contact: {id: 0}}`,
 			"spec.hostup.contact.id: Invalid value: 0"),
@@ -276,8 +278,65 @@ spec:
 		Entry("DelegatedGrant with a tiny sync interval", dg+`
   email: a@b.se
   syncInterval: 2s`,
-			"syncInterval must be between 5s and 24h"),
+			"syncInterval must be a duration such as 90s, 10m or 1h30m, between 5s and 24h"),
 	)
+
+	// Raw YAML, sent exactly as written (unstructured): a Go struct always sends every field, so
+	// only these cases show what a user's file with fields left out meets.
+	DescribeTable("judges raw YAML as a user wrote it",
+		func(doc, wantMessage string) {
+			u := &unstructured.Unstructured{}
+			Expect(yaml.Unmarshal([]byte(doc), &u.Object)).To(Succeed())
+			u.SetNamespace(newNamespace())
+			err := k8sClient.Create(suiteCtx, u)
+			if wantMessage == "" {
+				Expect(err).NotTo(HaveOccurred())
+				return
+			}
+			Expect(err).To(HaveOccurred())
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "want an Invalid error, got %v", err)
+			Expect(err.Error()).To(ContainSubstring(wantMessage))
+			Expect(err.Error()).NotTo(ContainSubstring("evaluating rule"), "a CEL evaluation error is not a message for users")
+		},
+		Entry("ONLYOFFICE with shared left out (private)", ca+`
+  onlyoffice:
+    contactID: 7
+    managers: [{email: a@b.se}]`, ""),
+		Entry("ONLYOFFICE with shared left out and no managers", ca+`
+  onlyoffice: {contactID: 7}`, ""),
+		Entry("ONLYOFFICE shared with managers", ca+`
+  onlyoffice: {contactID: 7, shared: true, managers: [{email: a@b.se}]}`,
+			"managers cannot be set when shared is true"),
+		Entry("HostUp with only an id", ca+`
+  hostup: {contact: {id: 3}}`, ""),
+		Entry("ContactAccess with a malformed sync interval", ca+`
+  hostup: {contact: {id: 3}}
+  syncInterval: ten minutes`,
+			"syncInterval must be a duration such as 90s, 10m or 1h30m, between 5s and 24h"),
+		Entry("ProviderConfig with a malformed sync interval", hostupPC+`
+  hostup: {apiKeySecretRef: {name: s, key: k}}
+  syncInterval: "5"`,
+			"syncInterval must be a duration such as 90s, 10m or 1h30m, between 5s and 24h"),
+		Entry("DelegatedGrant with a malformed sync interval", dg+`
+  email: a@b.se
+  syncInterval: 1d`,
+			"syncInterval must be a duration such as 90s, 10m or 1h30m, between 5s and 24h"),
+		Entry("DelegatedGrant with only an e-mail", dg+`
+  email: a@b.se`, ""),
+	)
+
+	It("defaults an omitted shared to false (private)", func() {
+		u := &unstructured.Unstructured{}
+		Expect(yaml.Unmarshal([]byte(ca+`
+  onlyoffice: {contactID: 9}`), &u.Object)).To(Succeed())
+		u.SetNamespace(newNamespace())
+		u.SetName("defaults")
+		Expect(k8sClient.Create(suiteCtx, u)).To(Succeed())
+		shared, found, err := unstructured.NestedBool(u.Object, "spec", "onlyoffice", "shared")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(found).To(BeTrue(), "the API server fills in the default")
+		Expect(shared).To(BeFalse())
+	})
 
 	It("rejects changes to immutable fields", func() {
 		ns := newNamespace()

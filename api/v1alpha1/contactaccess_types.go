@@ -129,12 +129,14 @@ type ManagerRef struct {
 }
 
 // OnlyOfficeContactAccess is the desired sharing of one ONLYOFFICE CRM contact.
-// +kubebuilder:validation:XValidation:rule="!self.shared || !has(self.managers) || size(self.managers) == 0",message="managers cannot be set when shared is true: a shared contact is visible to everyone and ONLYOFFICE does not report its managers"
+// +kubebuilder:validation:XValidation:rule="!has(self.shared) || !self.shared || !has(self.managers) || size(self.managers) == 0",message="managers cannot be set when shared is true: a shared contact is visible to everyone and ONLYOFFICE does not report its managers"
 type OnlyOfficeContactAccess struct {
 	// ContactID of the CRM person or company.
 	// +kubebuilder:validation:Minimum=1
 	ContactID int64 `json:"contactID"`
-	// Shared makes the contact visible to every CRM user; false makes it private.
+	// Shared makes the contact visible to every CRM user; false (the default, also when the
+	// field is left out) makes it private to the managers.
+	// +kubebuilder:default=false
 	// +optional
 	Shared bool `json:"shared"`
 	// Managers who may see a private contact (CRM administrators always can).
@@ -167,7 +169,7 @@ type ContactAccessSpec struct {
 	// +optional
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
 	// SyncInterval overrides the ProviderConfig's drift-poll period.
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5s') && duration(self) <= duration('24h')",message="syncInterval must be between 5s and 24h"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('5s') && duration(self) <= duration('24h')",message="syncInterval must be a duration such as 90s, 10m or 1h30m, between 5s and 24h"
 	// +optional
 	SyncInterval *metav1.Duration `json:"syncInterval,omitempty"`
 }

@@ -55,7 +55,7 @@ type DelegatedGrantSpec struct {
 	// +optional
 	InviteTokenSecretRef *SecretReference `json:"inviteTokenSecretRef,omitempty"`
 	// SyncInterval overrides the ProviderConfig's poll period.
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5s') && duration(self) <= duration('24h')",message="syncInterval must be between 5s and 24h"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('5s') && duration(self) <= duration('24h')",message="syncInterval must be a duration such as 90s, 10m or 1h30m, between 5s and 24h"
 	// +optional
 	SyncInterval *metav1.Duration `json:"syncInterval,omitempty"`
 }

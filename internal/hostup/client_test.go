@@ -325,7 +325,7 @@ func TestGrantLifecycle(t *testing.T) {
 	if diff := cmp.Diff(want, byMe[0]); diff != "" {
 		t.Errorf("accepted grant (-want +got):\n%s", diff)
 	}
-	if byMe[1].ID != expired.ID || byMe[1].Status != GrantExpired || byMe[1].EffectiveStatus(now) != GrantExpired {
+	if byMe[1].ID != expired.ID || byMe[1].Status != GrantExpired {
 		t.Errorf("second grant %+v, want expired", byMe[1])
 	}
 
@@ -360,26 +360,6 @@ func TestGrantLifecycle(t *testing.T) {
 	}
 	if _, err := c.GetGrantPermissions(ctx, "00000000-0000-4000-8000-000000000000"); !IsNotFound(err) {
 		t.Errorf("unknown grant: %v", err)
-	}
-}
-
-func TestEffectiveStatus(t *testing.T) {
-	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	past, future := now.Add(-time.Hour), now.Add(time.Hour)
-	tests := map[string]struct {
-		g    Grant
-		want string
-	}{
-		"server status wins": {g: Grant{Status: "Active", RevokedAt: &past}, want: "active"},
-		"revoked":            {g: Grant{RevokedAt: &past, InviteAcceptedAt: &past}, want: GrantRevoked},
-		"accepted":           {g: Grant{InviteAcceptedAt: &past}, want: GrantActive},
-		"expired":            {g: Grant{InviteExpiresAt: &past}, want: GrantExpired},
-		"pending":            {g: Grant{InviteExpiresAt: &future}, want: GrantPending},
-	}
-	for name, tc := range tests {
-		if got := tc.g.EffectiveStatus(now); got != tc.want {
-			t.Errorf("%s: %q, want %q", name, got, tc.want)
-		}
 	}
 }
 

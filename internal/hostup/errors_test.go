@@ -192,11 +192,12 @@ func TestCreateContactFailures(t *testing.T) {
 			body:     `{"success":true,"data":{"success":false}}`,
 			wantCode: CodeAddContactFailed, wantMsg: "without a reason", retryable: true,
 		},
-		"success without id":  {body: `{"success":true,"data":{"success":true}}`, wantMsg: `data.contact_id "" is not a positive integer`, retryable: true},
-		"zero id":             {body: `{"success":true,"data":{"success":true,"contact_id":0}}`, wantMsg: "not a positive integer", retryable: true},
-		"no data.success":     {body: `{"success":true,"data":{"contact_id":14087}}`, wantMsg: "data.success is missing", retryable: true},
-		"fractional id":       {body: `{"success":true,"data":{"success":true,"contact_id":1.5}}`, wantMsg: "not a positive integer", retryable: true},
-		"id is string number": {body: `{"success":true,"data":{"success":true,"contact_id":"14087"}}`},
+		"success without id": {body: `{"success":true,"data":{"success":true}}`, wantMsg: `data.contact_id "" is not a positive integer`, retryable: true},
+		"zero id":            {body: `{"success":true,"data":{"success":true,"contact_id":0}}`, wantMsg: "not a positive integer", retryable: true},
+		"no data.success (not required in seed 002)": {body: `{"success":true,"data":{"contact_id":14087}}`},
+		"neither success nor id":                     {body: `{"success":true,"data":{}}`, wantMsg: "neither data.success nor data.contact_id", retryable: true},
+		"fractional id":                              {body: `{"success":true,"data":{"success":true,"contact_id":1.5}}`, wantMsg: "not a positive integer", retryable: true},
+		"id is string number":                        {body: `{"success":true,"data":{"success":true,"contact_id":"14087"}}`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

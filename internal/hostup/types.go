@@ -1,7 +1,6 @@
 package hostup
 
 import (
-	"strings"
 	"time"
 )
 
@@ -60,7 +59,7 @@ type Grant struct {
 	GrantorName     string // grantedToMe only
 	InviteEmail     string
 	Label           string
-	Status          string // only "active" is documented; see EffectiveStatus
+	Status          string // only "active" is documented; states are derived from timestamps (plan.GrantState)
 	// InviteToken is a credential: whoever holds it can accept the invite. Never log it, never
 	// put it in an object's status or an event.
 	InviteToken      string
@@ -79,23 +78,6 @@ const (
 	GrantExpired = "expired"
 	GrantRevoked = "revoked"
 )
-
-// EffectiveStatus returns the grant's state: HostUp's status when it sent one, else one
-// derived from revoked_at, invite_accepted_at and invite_expires_at.
-func (g *Grant) EffectiveStatus(now time.Time) string {
-	if s := strings.ToLower(strings.TrimSpace(g.Status)); s != "" {
-		return s
-	}
-	switch {
-	case g.RevokedAt != nil:
-		return GrantRevoked
-	case g.InviteAcceptedAt != nil:
-		return GrantActive
-	case g.InviteExpiresAt != nil && !now.Before(*g.InviteExpiresAt):
-		return GrantExpired
-	}
-	return GrantPending
-}
 
 // Invite is a created delegated-access invitation (POST /delegated-access).
 type Invite struct {
