@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
 	"github.com/contactsync/contactsync/internal/hostup/hostupfake"
@@ -86,5 +87,44 @@ var _ = Describe("Create outcomes", func() {
 		Expect(fake.Calls("POST /api/delegated-access")).To(Equal(2))
 		Eventually(func() string { return getDG(dg).Status.GrantID }).WithTimeout(eventuallyTO).Should(Equal(grants[1].ID))
 		Expect(creates.Load()).To(BeNumerically(">=", 2))
+	})
+})
+
+var _ = Describe("A create HostUp refuses", func() {
+	It("shows the provider's message, no conflict and no stale reason, and does not retry in a burst", func() {
+		ns := newNamespace()
+		fake, url := startHostUp()
+		waitReady(hostupProviderConfig(ns, "hostup", url, testAPIKey))
+		fake.Program("POST /api/teams", 100, hostupfake.Fault{AddContactFailure: true})
+		before := len(fake.Contacts())
+		createSecret(ns, "pw", map[string]string{"password": "Refused-pw-123"})
+		ca := &accessv1alpha1.ContactAccess{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "refused"},
+			Spec: accessv1alpha1.ContactAccessSpec{
+				ProviderConfigRef: accessv1alpha1.ProviderConfigReference{Name: "hostup"},
+				SyncInterval:      &metav1.Duration{Duration: 10 * time.Second},
+				HostUp: &accessv1alpha1.HostUpContactAccess{Contact: accessv1alpha1.HostUpContact{Create: &accessv1alpha1.HostUpNewContact{
+					FirstName: "Re", LastName: "Fused", Email: "refused@example.com",
+					PasswordSecretRef: accessv1alpha1.SecretKeySelector{Name: "pw", Key: "password"},
+				}}},
+			},
+		}
+		Expect(k8sClient.Create(suiteCtx, ca)).To(Succeed())
+		Eventually(condition(ca, accessv1alpha1.TypeReady)).WithTimeout(eventuallyTO).
+			Should(haveCond(metav1.ConditionFalse, accessv1alpha1.ReasonCreateRefused))
+		for _, t := range []string{accessv1alpha1.TypeReady, accessv1alpha1.TypeSynced} {
+			c := condition(ca, t)()
+			Expect(c.Message).To(ContainSubstring("Failed to add contact"), t)
+			Expect(c.Message).NotTo(ContainSubstring("the object has been modified"), t)
+			Expect(c.Reason).NotTo(Equal(accessv1alpha1.ReasonProviderConfigNotReady), t)
+		}
+		// The first retry waits for the backoff (30 s, capped at the 10 s interval); our own
+		// annotation changes do not send another create.
+		Consistently(func() int { return fake.Calls("POST /api/teams") }).WithTimeout(5 * time.Second).
+			WithPolling(250 * time.Millisecond).Should(Equal(1))
+		Expect(fake.Contacts()).To(HaveLen(before), "nothing was created")
+		Expect(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(ca), ca)).To(Succeed())
+		_, pending := reconciler.CreatePending(ca)
+		Expect(pending).To(BeFalse(), "the intent of a refused create is withdrawn")
 	})
 })

@@ -82,7 +82,40 @@ func (e *External) Observe(ctx context.Context, obj *accessv1alpha1.ContactAcces
 		o := reconciler.Stalled(accessv1alpha1.ReasonUnknownResource, "nothing was written; not in the account's catalogue: "+strings.Join(problems, "; "), true)
 		return reconciler.Observation{Exists: true, Result: &o}, nil
 	}
-	return reconciler.Observation{Exists: true, Diff: plan.HostUp(desired, observed, names).Differences}, nil
+	d, o := Effective(desired, observed, perms)
+	return reconciler.Observation{Exists: true, Diff: plan.HostUp(d, o, names).Differences}, nil
+}
+
+// Effective compares access as the contact has it: while an accessAll* flag is on in both
+// the spec and HostUp, the items it covers (VPS services, hosting services, domains) are left
+// out of the item comparison. HostUp may report every such item hasAccess:true or only the
+// listed ones (the docs do not say which; see hostupfake.WithAccessAllExpanded): either way the
+// contact reaches all of them, so both conventions converge with one write and then none.
+func Effective(desired, observed plan.HostUpState, p *hostup.Permissions) (plan.HostUpState, plan.HostUpState) {
+	covered := map[string]bool{}
+	both := func(right string) bool { return desired.Rights[right] && observed.Rights[right] }
+	for _, it := range p.Services {
+		if (it.Category == "vps" && both("accessAllVps")) || (it.Category == "hosting" && both("accessAllHosting")) {
+			covered[it.ID] = true
+		}
+	}
+	allDomains := both("accessAllDomains")
+	services := func(ids []string) []string {
+		out := make([]string, 0, len(ids))
+		for _, id := range ids {
+			if !covered[id] {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	for _, st := range []*plan.HostUpState{&desired, &observed} {
+		st.Services = services(st.Services)
+		if allDomains {
+			st.Domains = nil
+		}
+	}
+	return desired, observed
 }
 
 // PrepareCreate checks the password Secret before any intent is recorded.

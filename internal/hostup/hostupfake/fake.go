@@ -109,6 +109,9 @@ type Session struct {
 type Server struct {
 	mux *http.ServeMux
 
+	// accessAllExpanded: see WithAccessAllExpanded.
+	accessAllExpanded bool
+
 	mu        sync.Mutex
 	apiKey    string
 	now       func() time.Time
@@ -159,6 +162,13 @@ func WithSeed(seed uint64) Option {
 }
 
 // WithClientID sets the account's client id, the grants' grantor_client_id ("30000" otherwise).
+// WithAccessAllExpanded makes GET permissions report hasAccess:true on every VPS, hosting
+// service or domain while accessAllVps, accessAllHosting or accessAllDomains is on. INFERRED:
+// the docs do not say which of the two conventions HostUp uses (hostup-api.md §2.1 shows
+// hasAccess per item and the accessAll* flags side by side); the default reports the stored
+// per-item flags only. The product must converge under both.
+func WithAccessAllExpanded() Option { return func(s *Server) { s.accessAllExpanded = true } }
+
 func WithClientID(id string) Option { return func(s *Server) { s.clientID = id } }
 
 // New returns an empty account: no catalogue, no contacts, no grants, no faults.

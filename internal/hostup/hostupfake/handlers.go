@@ -159,14 +159,17 @@ type wireItem struct {
 }
 
 // catalogue lists every service, domain and zone with hasAccess from p (caller holds s.mu).
-// Undocumented choice: hasAccess is the stored per-item flag; accessAll* does not set it.
+// Undocumented choice: hasAccess is the stored per-item flag; accessAll* does not set it,
+// unless WithAccessAllExpanded (the other convention) is on.
 func (s *Server) catalogue(p Permissions) (services, domains, zones []wireItem) {
 	services, domains, zones = []wireItem{}, []wireItem{}, []wireItem{}
 	for _, x := range s.services {
-		services = append(services, wireItem{x.ID, x.Name, "service", x.Category, slices.Contains(p.Services, x.ID)})
+		all := s.accessAllExpanded && ((x.Category == "vps" && p.AccessAllVps) || (x.Category == "hosting" && p.AccessAllHosting))
+		services = append(services, wireItem{x.ID, x.Name, "service", x.Category, all || slices.Contains(p.Services, x.ID)})
 	}
 	for _, x := range s.domains {
-		domains = append(domains, wireItem{x.ID, x.Name, "domain", "", slices.Contains(p.Domains, x.ID)})
+		all := s.accessAllExpanded && p.AccessAllDomains
+		domains = append(domains, wireItem{x.ID, x.Name, "domain", "", all || slices.Contains(p.Domains, x.ID)})
 	}
 	for _, x := range s.zones {
 		zones = append(zones, wireItem{x.ID, x.Name, "dns_zone", "", slices.Contains(p.DNSZones, x.ID)})
