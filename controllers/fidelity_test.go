@@ -1,10 +1,14 @@
 package controllers
 
 import (
+	"strconv"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
 	"github.com/contactsync/contactsync/internal/hostup/hostupfake"
@@ -33,4 +37,60 @@ var _ = Describe("HostUp shapes", func() {
 		Entry("per-item flags only (the fake's default)"),
 		Entry("every covered item hasAccess:true (inferred)", hostupfake.WithAccessAllExpanded()),
 	)
+})
+
+var _ = Describe("Deleting a HostUp contact with deletionPolicy Delete", func() {
+	create := func(ns, name string) *accessv1alpha1.ContactAccess {
+		createSecret(ns, name+"-pw", map[string]string{"password": "Delete-pw-123"})
+		ca := &accessv1alpha1.ContactAccess{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: accessv1alpha1.ContactAccessSpec{
+				ProviderConfigRef: accessv1alpha1.ProviderConfigReference{Name: "hostup"},
+				DeletionPolicy:    accessv1alpha1.DeletionDelete,
+				SyncInterval:      &metav1.Duration{Duration: 5 * time.Second},
+				HostUp: &accessv1alpha1.HostUpContactAccess{Contact: accessv1alpha1.HostUpContact{Create: &accessv1alpha1.HostUpNewContact{
+					FirstName: "De", LastName: "Lete", Email: name + "@example.com",
+					PasswordSecretRef: accessv1alpha1.SecretKeySelector{Name: name + "-pw", Key: "password"},
+				}}},
+			},
+		}
+		Expect(k8sClient.Create(suiteCtx, ca)).To(Succeed())
+		waitReady(ca)
+		return ca
+	}
+	gone := func(ca *accessv1alpha1.ContactAccess) func() bool {
+		return func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(ca), &accessv1alpha1.ContactAccess{}))
+		}
+	}
+
+	It("lets the object go when the contact is already gone and HostUp answers 503 'Failed to delete contact' (documented)", func() {
+		ns := newNamespace()
+		fake, url := startHostUp(hostupfake.WithDeleteGoneStatus(503))
+		waitReady(hostupProviderConfig(ns, "hostup", url, testAPIKey))
+		ca := create(ns, "gone")
+		id, err := strconv.ParseInt(ca.Status.ContactID, 10, 64)
+		Expect(err).NotTo(HaveOccurred())
+		fake.RemoveContact(id)
+		Expect(k8sClient.Delete(suiteCtx, ca)).To(Succeed())
+		Eventually(gone(ca)).WithTimeout(eventuallyTO).Should(BeTrue())
+	})
+
+	It("stalls after bounded retries when HostUp keeps refusing, offering Orphan, which then lets it go", func() {
+		ns := newNamespace()
+		fake, url := startHostUp()
+		waitReady(hostupProviderConfig(ns, "hostup", url, testAPIKey))
+		ca := create(ns, "refuses")
+		fake.Program("DELETE /api/teams", 1000, hostupfake.Fault{Status: 503, ContentType: "application/json",
+			Body: `{"code":"SERVICE_UNAVAILABLE","error":"Service Unavailable","message":"Failed to delete contact","requestId":"r-del","timestamp":"2026-01-01T00:00:00Z"}`})
+		Expect(k8sClient.Delete(suiteCtx, ca)).To(Succeed())
+		Eventually(condition(ca, accessv1alpha1.TypeStalled)).WithTimeout(eventuallyTO).
+			Should(haveCond(metav1.ConditionTrue, accessv1alpha1.ReasonDeleteFailed))
+		Expect(condition(ca, accessv1alpha1.TypeStalled)().Message).To(ContainSubstring("Orphan"))
+		calls := fake.Calls("DELETE /api/teams")
+		Expect(calls).To(BeNumerically("==", 5), "bounded retries")
+		Expect(k8sClient.Patch(suiteCtx, ca, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"deletionPolicy":"Orphan"}}`)))).To(Succeed())
+		Eventually(gone(ca)).WithTimeout(eventuallyTO).Should(BeTrue())
+		Expect(fake.Calls("DELETE /api/teams")).To(Equal(calls), "Orphan sends nothing")
+	})
 })

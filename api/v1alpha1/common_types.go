@@ -74,6 +74,9 @@ const (
 	// ReasonGrantDisappeared: the grant this object recorded is no longer listed by HostUp; it is
 	// not re-invited behind a person's back.
 	ReasonGrantDisappeared = "GrantDisappeared"
+	// ReasonDeleteFailed: deletionPolicy Delete could not delete the contact after several
+	// attempts and it still exists; a person deletes it in the dashboard or sets Orphan.
+	ReasonDeleteFailed = "DeleteFailed"
 	// ReasonRevocationRequiresDashboard: HostUp has no (working) revoke call; a person must revoke in the dashboard.
 	ReasonRevocationRequiresDashboard = "RevocationRequiresDashboard"
 )

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -199,10 +200,7 @@ func (e *External) Delete(ctx context.Context, obj *accessv1alpha1.ContactAccess
 		if reconciler.CreatedID(obj) == "" {
 			return reconciler.Deleted{Done: true}, nil
 		}
-		if err := e.API.DeleteContact(ctx, id); err != nil && !hostup.IsNotFound(err) {
-			return reconciler.Deleted{}, err
-		}
-		return reconciler.Deleted{Done: true, Reason: EventDeleted, Message: fmt.Sprintf("Deleted HostUp contact %d", id)}, nil
+		return e.deleteContact(ctx, obj, id)
 	}
 	perms, err := e.API.GetPermissions(ctx, id)
 	if hostup.IsNotFound(err) {
@@ -220,6 +218,55 @@ func (e *External) Delete(ctx context.Context, obj *accessv1alpha1.ContactAccess
 		return reconciler.Deleted{}, err
 	}
 	return reconciler.Deleted{Done: true, Reason: EventRevoked, Message: fmt.Sprintf("Revoked every permission of HostUp contact %d", id)}, nil
+}
+
+// maxDeleteFailures is how many failed deletes of one contact are retried (with the loop's
+// backoff, up to the sync interval) before the object stalls and asks a person.
+const maxDeleteFailures = 5
+
+// deleteFailures counts failed deletes per object in this process; entries go when the
+// delete completes or stalls.
+var deleteFailures = struct {
+	sync.Mutex
+	m map[types.UID]int
+}{m: map[types.UID]int{}}
+
+// deleteContact applies deletionPolicy Delete. HostUp documents 400 and 503 "Failed to delete
+// contact" and no 404 (hostup-api.md §1.2), so a contact that is already gone may answer with
+// a failure. Assumption (the docs are silent): the contact is gone when the delete says 404 or
+// when the permissions read of the same id says 404; any other answer means it may still
+// exist, which is retried a bounded number of times and then stalls, offering Orphan.
+func (e *External) deleteContact(ctx context.Context, obj *accessv1alpha1.ContactAccess, id int64) (reconciler.Deleted, error) {
+	done := func(msg string) (reconciler.Deleted, error) {
+		deleteFailures.Lock()
+		delete(deleteFailures.m, obj.UID)
+		deleteFailures.Unlock()
+		return reconciler.Deleted{Done: true, Reason: EventDeleted, Message: msg}, nil
+	}
+	err := e.API.DeleteContact(ctx, id)
+	if err == nil {
+		return done(fmt.Sprintf("Deleted HostUp contact %d", id))
+	}
+	if hostup.IsNotFound(err) {
+		return done(fmt.Sprintf("HostUp contact %d was already gone", id))
+	}
+	if _, gerr := e.API.GetPermissions(ctx, id); hostup.IsNotFound(gerr) {
+		return done(fmt.Sprintf("HostUp contact %d was already gone (the delete answered: %v)", id, err))
+	}
+	deleteFailures.Lock()
+	deleteFailures.m[obj.UID]++
+	n := deleteFailures.m[obj.UID]
+	if n >= maxDeleteFailures {
+		delete(deleteFailures.m, obj.UID)
+	}
+	deleteFailures.Unlock()
+	if n < maxDeleteFailures {
+		return reconciler.Deleted{}, err
+	}
+	return reconciler.Deleted{Wait: reconciler.Stalled(accessv1alpha1.ReasonDeleteFailed, fmt.Sprintf(
+		"deletionPolicy Delete: HostUp refused to delete contact %d %d times (last: %v) and it still exists. "+
+			"Delete it in the HostUp dashboard (Teams), or set spec.deletionPolicy to Orphan to let this object go without deleting it; retried every sync interval",
+		id, maxDeleteFailures, err), true)}, nil
 }
 
 // Observed turns a permissions read into a plan state, the id→name map and the catalogue.

@@ -111,6 +111,8 @@ type Server struct {
 
 	// accessAllExpanded: see WithAccessAllExpanded.
 	accessAllExpanded bool
+	// deleteGoneStatus: see WithDeleteGoneStatus.
+	deleteGoneStatus int
 
 	mu        sync.Mutex
 	apiKey    string
@@ -168,6 +170,11 @@ func WithSeed(seed uint64) Option {
 // hasAccess per item and the accessAll* flags side by side); the default reports the stored
 // per-item flags only. The product must converge under both.
 func WithAccessAllExpanded() Option { return func(s *Server) { s.accessAllExpanded = true } }
+
+// WithDeleteGoneStatus makes DELETE /api/teams of a contact that does not exist answer status
+// (400 or 503) with "Failed to delete contact" instead of 404. DOCUMENTED: hostup-api.md §1.2
+// lists 400 and 503 "Failed to delete contact" and no 404; the default 404 is inferred.
+func WithDeleteGoneStatus(status int) Option { return func(s *Server) { s.deleteGoneStatus = status } }
 
 func WithClientID(id string) Option { return func(s *Server) { s.clientID = id } }
 
@@ -358,6 +365,14 @@ func (s *Server) addContact(c Contact) int64 {
 	s.contacts[c.ID] = &c
 	s.perms[c.ID] = &Permissions{}
 	return c.ID
+}
+
+// RemoveContact deletes a contact as a person would in the dashboard (not counted as a write).
+func (s *Server) RemoveContact(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.contacts, id)
+	delete(s.perms, id)
 }
 
 // Contacts returns a snapshot of the contacts, by id.

@@ -132,6 +132,10 @@ func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	s.mu.Unlock()
 	if !ok {
+		if s.deleteGoneStatus != 0 {
+			s.writeError(w, s.deleteGoneStatus, "Failed to delete contact")
+			return
+		}
 		s.writeError(w, http.StatusNotFound, "Contact not found")
 		return
 	}
