@@ -3,6 +3,7 @@ package controllers
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -123,6 +124,13 @@ var _ = Describe("ContactAccess on ONLYOFFICE", func() {
 		Entry("a terminated user", accessv1alpha1.ManagerRef{Email: oo.DemoTerminatedEmail},
 			accessv1alpha1.ReasonManagerNotActive, oo.DemoTerminatedEmail+" is terminated"),
 		Entry("a visitor", accessv1alpha1.ManagerRef{Email: oo.DemoVisitorEmail},
+			accessv1alpha1.ReasonManagerNotActive, "a visitor"),
+		// By id, the same rules: ONLYOFFICE would store any GUID and make the contact private to it.
+		Entry("an unknown id", accessv1alpha1.ManagerRef{ID: "0badc0de-0000-4000-8000-00000000beef"},
+			accessv1alpha1.ReasonUnknownManager, "no portal user has the id 0badc0de-0000-4000-8000-00000000beef"),
+		Entry("a terminated user by id", accessv1alpha1.ManagerRef{ID: oo.DemoTerminatedID},
+			accessv1alpha1.ReasonManagerNotActive, "the id "+oo.DemoTerminatedID+" is terminated"),
+		Entry("a visitor by id", accessv1alpha1.ManagerRef{ID: strings.ToUpper(oo.DemoVisitorID)},
 			accessv1alpha1.ReasonManagerNotActive, "a visitor"),
 	)
 

@@ -31,7 +31,7 @@ var _ = Describe("HostUp shapes", func() {
 			Expect(k8sClient.Create(suiteCtx, ca)).To(Succeed())
 			waitReady(ca)
 			Expect(hostupWrites(fake)).To(Equal(writes + 1))
-			Consistently(func() int { return hostupWrites(fake) }).WithTimeout(3 * shortPoll).WithPolling(time.Second).
+			Consistently(func() int { return hostupWrites(fake) }).WithTimeout(3*shortPoll).WithPolling(time.Second).
 				Should(Equal(writes+1), "every poll after the first write must find nothing to do")
 		},
 		Entry("per-item flags only (the fake's default)"),

@@ -18,6 +18,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,6 +73,7 @@ type Config struct {
 type API interface {
 	Self(ctx context.Context) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
+	UserByID(ctx context.Context, id string) (*User, error)
 	GetContact(ctx context.Context, id int64) (*Contact, error)
 	GetContactAccess(ctx context.Context, id int64) ([]Manager, error)
 	SetContactAccess(ctx context.Context, id int64, isShared bool, managers []string) error
@@ -218,6 +220,31 @@ func (c *Client) UserByEmail(ctx context.Context, email string) (*User, error) {
 	}
 	return u, nil
 }
+
+// UserByID looks a user up by GUID (GET /api/2.0/people/{id}, which CommunityServer resolves
+// by user name first, then by GUID). An unknown id is an *Error with IsNotFound; an answer
+// for another user (a user name that looks like a GUID) is refused.
+func (c *Client) UserByID(ctx context.Context, id string) (*User, error) {
+	op := operation{"get_user_by_id", "get user by id"}
+	id = strings.ToLower(strings.TrimSpace(id))
+	if !guidPattern.MatchString(id) {
+		return nil, &Error{Op: op.desc, Kind: KindInvalidArgument, Message: "not a user id (GUID)"}
+	}
+	raw, err := c.call(ctx, op, http.MethodGet, "/api/2.0/people/"+url.PathEscape(id), nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	u, err := decodeUser(raw)
+	if err != nil {
+		return nil, decodeFailed(op, http.StatusOK, err)
+	}
+	if !strings.EqualFold(u.ID, id) {
+		return nil, decodeFailed(op, http.StatusOK, errors.New("the portal answered another user"))
+	}
+	return u, nil
+}
+
+var guidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 // GetContact reads a contact (GET /api/2.0/crm/contact/{id}). A contact that does not exist or
 // that the account cannot read is an *Error with IsNotFound.

@@ -144,22 +144,27 @@ func (e *External) read(ctx context.Context, obj *accessv1alpha1.ContactAccess, 
 	return st, nil, nil
 }
 
-// resolveManagers turns manager references into user GUIDs. An unknown e-mail, a terminated
-// user or a visitor stalls the object: nothing is written.
+// resolveManagers turns manager references into user GUIDs. Ids are checked exactly like
+// e-mails (people lookup by id): ONLYOFFICE stores any GUID it is given as an Allow entry plus
+// an Everyone-Deny (CommunityServer CRMSecurity.SetAccessTo), so an unknown id would make the
+// contact private to a ghost. An unknown user, a terminated user or a visitor stalls the
+// object: nothing is written until every manager is known and active.
 func (e *External) resolveManagers(ctx context.Context, refs []accessv1alpha1.ManagerRef) ([]string, map[string]string, *reconciler.Outcome, error) {
 	names := map[string]string{}
 	var ids, unknown, inactive []string
 	now := e.now()
 	for _, ref := range refs {
+		label, key := "the e-mail "+ref.Email, "email:"+strings.ToLower(ref.Email)
+		fetch := func() (*onlyoffice.User, error) { return e.API.UserByEmail(ctx, strings.ToLower(ref.Email)) }
 		if ref.ID != "" {
-			ids = append(ids, strings.ToLower(ref.ID))
-			continue
+			id := strings.ToLower(ref.ID)
+			label, key = "the id "+id, "id:"+id
+			fetch = func() (*onlyoffice.User, error) { return e.API.UserByID(ctx, id) }
 		}
-		email := strings.ToLower(ref.Email)
-		u, err := e.users.lookup(email, now, e.interval, func() (*onlyoffice.User, error) { return e.API.UserByEmail(ctx, email) })
+		u, err := e.users.lookup(key, now, e.interval, fetch)
 		if err != nil {
 			if onlyoffice.IsNotFound(err) {
-				unknown = append(unknown, ref.Email)
+				unknown = append(unknown, label)
 				continue
 			}
 			return nil, nil, nil, err
@@ -169,15 +174,19 @@ func (e *External) resolveManagers(ctx context.Context, refs []accessv1alpha1.Ma
 			if u.IsVisitor {
 				state = "a visitor (guests have no CRM access)"
 			}
-			inactive = append(inactive, fmt.Sprintf("%s is %s", ref.Email, state))
+			inactive = append(inactive, fmt.Sprintf("%s is %s", label, state))
 			continue
 		}
 		ids = append(ids, strings.ToLower(u.ID))
-		names[strings.ToLower(u.ID)] = ref.Email
+		name := ref.Email
+		if name == "" {
+			name = u.Email
+		}
+		names[strings.ToLower(u.ID)] = name
 	}
 	switch {
 	case len(unknown) > 0:
-		o := reconciler.Stalled(accessv1alpha1.ReasonUnknownManager, "nothing was written; no portal user has the e-mail "+strings.Join(unknown, ", "), true)
+		o := reconciler.Stalled(accessv1alpha1.ReasonUnknownManager, "nothing was written; no portal user has "+strings.Join(unknown, ", "), true)
 		return nil, nil, &o, nil
 	case len(inactive) > 0:
 		o := reconciler.Stalled(accessv1alpha1.ReasonManagerNotActive, "nothing was written; "+strings.Join(inactive, "; "), true)
