@@ -17,6 +17,57 @@ import (
 // Fidelity (issue 13): the product runs against each documented or inferred shape the fakes
 // can serve, not only the one they serve by default.
 var _ = Describe("HostUp shapes", func() {
+	Context("GET permissions with domains and dnsZones as string arrays (the documented GET stub)", func() {
+		var (
+			ns   string
+			fake *hostupfake.Server
+		)
+		BeforeEach(func() {
+			ns = newNamespace()
+			var url string
+			fake, url = startHostUp(hostupfake.WithStringLists())
+			waitReady(hostupProviderConfig(ns, "hostup", url, testAPIKey))
+		})
+
+		It("converges on resources named by id and then writes nothing", func() {
+			writes := hostupWrites(fake)
+			ca := hostupAccess(ns, "by-id", "hostup", ptr(annaID), accessv1alpha1.HostUpPermissions{
+				Services:       []accessv1alpha1.ResourceRef{{Name: "VPS M"}},
+				Domains:        []accessv1alpha1.ResourceRef{{ID: "21267"}},
+				DNSZones:       []accessv1alpha1.ResourceRef{{ID: "3035"}},
+				CanOpenTickets: true,
+			})
+			Expect(k8sClient.Create(suiteCtx, ca)).To(Succeed())
+			waitReady(ca)
+			got, _ := fake.ContactPermissions(annaID)
+			Expect(got.Services).To(ConsistOf("14102"))
+			Expect(got.Domains).To(ConsistOf("21267"))
+			Expect(got.DNSZones).To(ConsistOf("3035"))
+			Expect(hostupWrites(fake)).To(Equal(writes + 1))
+			Consistently(func() int { return hostupWrites(fake) }).WithTimeout(3 * shortPoll).WithPolling(time.Second).
+				Should(Equal(writes + 1))
+		})
+
+		It("stalls naming an entry given by name, still reports what it saw, and writes nothing", func() {
+			writes := hostupWrites(fake)
+			ca := hostupAccess(ns, "by-name", "hostup", ptr(annaID), accessv1alpha1.HostUpPermissions{
+				Domains:  []accessv1alpha1.ResourceRef{{ID: "21266"}},
+				DNSZones: []accessv1alpha1.ResourceRef{{Name: "example.se"}},
+			})
+			Expect(k8sClient.Create(suiteCtx, ca)).To(Succeed())
+			Eventually(condition(ca, accessv1alpha1.TypeStalled)).WithTimeout(eventuallyTO).
+				Should(haveCond(metav1.ConditionTrue, accessv1alpha1.ReasonUnknownResource))
+			msg := condition(ca, accessv1alpha1.TypeStalled)().Message
+			Expect(msg).To(ContainSubstring(`dnsZones[0]: name "example.se"`))
+			Expect(msg).To(ContainSubstring("spec.hostup.permissions.dnsZones[0].id"))
+			Expect(msg).NotTo(ContainSubstring("domains[0]"), "the entry given by id is fine")
+			Expect(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(ca), ca)).To(Succeed())
+			Expect(ca.Status.Observed).NotTo(BeNil())
+			Expect(ca.Status.Observed.HostUp.DNSZones).NotTo(BeEmpty(), "what HostUp reported is shown")
+			Consistently(func() int { return hostupWrites(fake) }).WithTimeout(shortPoll).Should(Equal(writes))
+		})
+	})
+
 	DescribeTable("accessAll* converges with one write and then none, whichever convention HostUp uses",
 		func(opts ...hostupfake.Option) {
 			ns := newNamespace()

@@ -87,7 +87,7 @@ func (r *wireResource) UnmarshalJSON(b []byte) error {
 		if s == "" {
 			return errors.New("empty resource string")
 		}
-		r.Resource = Resource{HasAccess: true}
+		r.Resource = Resource{HasAccess: true, Bare: true}
 		if isDigits(s) {
 			r.ID = s
 		} else {

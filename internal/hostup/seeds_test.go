@@ -133,8 +133,8 @@ func TestDocPermissionsWithStringLists(t *testing.T) {
 	}
 	want := &Permissions{
 		Services:        []Resource{{ID: "14101", Name: "VPS XS", Type: "service", Category: "vps", HasAccess: true}},
-		Domains:         []Resource{{ID: "21266", HasAccess: true}, {Name: "example.se", HasAccess: true}},
-		DNSZones:        []Resource{{ID: "3034", HasAccess: true}},
+		Domains:         []Resource{{ID: "21266", HasAccess: true, Bare: true}, {Name: "example.se", HasAccess: true, Bare: true}},
+		DNSZones:        []Resource{{ID: "3034", HasAccess: true, Bare: true}},
 		CanViewInvoices: true, CanOpenTickets: true, CanViewTickets: true, AccessAllHosting: true,
 	}
 	if diff := cmp.Diff(want, p); diff != "" {

@@ -12,6 +12,9 @@ type Resource struct {
 	Type      string // "service", "domain", "dns_zone" when HostUp says so
 	Category  string // services only: "vps" or "hosting"
 	HasAccess bool
+	// Bare: the GET gave a bare string (the older doc stub's shape), not an object, so the list
+	// it came in is no catalogue: it names only what is granted, by id or by name.
+	Bare bool
 }
 
 // Permissions are the rights of one contact. GetPermissions returns the account's whole

@@ -269,10 +269,22 @@ func (e *External) deleteContact(ctx context.Context, obj *accessv1alpha1.Contac
 		id, maxDeleteFailures, err), true)}, nil
 }
 
+// Catalogue is what a permissions read tells about the account's resources.
+type Catalogue struct {
+	// Items per field ("services", "domains", "dnsZones"): id and name of each known item.
+	Items map[string][]plan.CatalogueItem
+	// Open marks the fields whose read is no complete catalogue: the older GET shape lists only
+	// granted items as bare strings (hostup-api.md §2.1), and an empty list cannot tell. There,
+	// ids in the spec are used as they are and names resolve only against items whose id and
+	// name the read gave. This is the one place that assumption lives.
+	Open map[string]bool
+}
+
 // Observed turns a permissions read into a plan state, the id→name map and the catalogue.
-func Observed(p *hostup.Permissions) (plan.HostUpState, map[string]string, map[string][]plan.CatalogueItem) {
+// A granted item given only by name (a bare string) is tracked as "name:<name>".
+func Observed(p *hostup.Permissions) (plan.HostUpState, map[string]string, Catalogue) {
 	names := map[string]string{}
-	catalogue := map[string][]plan.CatalogueItem{}
+	cat := Catalogue{Items: map[string][]plan.CatalogueItem{}, Open: map[string]bool{}}
 	st := plan.HostUpState{Rights: plan.WireRights(p)}
 	for _, f := range []struct {
 		field string
@@ -283,22 +295,34 @@ func Observed(p *hostup.Permissions) (plan.HostUpState, map[string]string, map[s
 		{"domains", p.Domains, &st.Domains},
 		{"dnsZones", p.DNSZones, &st.DNSZones},
 	} {
+		cat.Open[f.field] = len(f.items) == 0 && f.field != "services"
 		for _, it := range f.items {
-			names[it.ID] = it.Name
-			catalogue[f.field] = append(catalogue[f.field], plan.CatalogueItem{ID: it.ID, Name: it.Name})
+			cat.Open[f.field] = cat.Open[f.field] || it.Bare
+			id := it.ID
+			if id == "" {
+				id = "name:" + it.Name
+			} else {
+				cat.Items[f.field] = append(cat.Items[f.field], plan.CatalogueItem{ID: it.ID, Name: it.Name})
+			}
+			names[id] = it.Name
 			if it.HasAccess {
-				*f.ids = append(*f.ids, it.ID)
+				*f.ids = append(*f.ids, id)
 			}
 		}
 	}
-	return st.Normalize(), names, catalogue
+	return st.Normalize(), names, cat
 }
 
 // Desired resolves the spec against the catalogue.
-func Desired(spec accessv1alpha1.HostUpPermissions, catalogue map[string][]plan.CatalogueItem) (plan.HostUpState, []string) {
+func Desired(spec accessv1alpha1.HostUpPermissions, cat Catalogue) (plan.HostUpState, []string) {
 	var problems []string
 	resolve := func(field string, refs []accessv1alpha1.ResourceRef) []string {
-		ids, p := plan.Resolve(field, refs, catalogue[field])
+		if cat.Open[field] {
+			ids, p := resolveOpen(field, refs, cat.Items[field])
+			problems = append(problems, p...)
+			return ids
+		}
+		ids, p := plan.Resolve(field, refs, cat.Items[field])
 		problems = append(problems, p...)
 		return ids
 	}
@@ -311,9 +335,53 @@ func Desired(spec accessv1alpha1.HostUpPermissions, catalogue map[string][]plan.
 	return st.Normalize(), problems
 }
 
-// Write builds the full-replace body: every catalogue item with its desired flag.
+// resolveOpen resolves references of a field without a catalogue: a numeric id is used as it
+// is; a name only when the read gave that item's id and name.
+func resolveOpen(field string, refs []accessv1alpha1.ResourceRef, known []plan.CatalogueItem) ([]string, []string) {
+	var ids, problems []string
+	for i, r := range refs {
+		if r.ID != "" {
+			if !isDigits(r.ID) {
+				problems = append(problems, fmt.Sprintf("%s[%d]: id %q is not a numeric HostUp id", field, i, r.ID))
+				continue
+			}
+			ids = append(ids, r.ID)
+			continue
+		}
+		got, p := plan.Resolve(field, []accessv1alpha1.ResourceRef{r}, known)
+		if len(p) > 0 || len(got) == 0 {
+			problems = append(problems, fmt.Sprintf(
+				"%s[%d]: name %q cannot be resolved: HostUp's permissions answer lists %s without their ids and names, and no documented listing gives them; name it by id (spec.hostup.permissions.%s[%d].id)",
+				field, i, r.Name, field, field, i))
+			continue
+		}
+		ids = append(ids, got...)
+	}
+	return ids, problems
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// Write builds the full-replace body: every catalogue item with its desired flag. For a field
+// the read gave no catalogue for (see Catalogue.Open), only the desired items are sent, granted:
+// what is left out is denied, so the write never grants more than the spec.
 func Write(desired plan.HostUpState, current *hostup.Permissions) *hostup.Permissions {
-	flag := func(items []hostup.Resource, ids []string) []hostup.Resource {
+	_, names, cat := Observed(current)
+	flag := func(field string, items []hostup.Resource, ids []string) []hostup.Resource {
+		if cat.Open[field] {
+			out := make([]hostup.Resource, 0, len(ids))
+			for _, id := range ids {
+				out = append(out, hostup.Resource{ID: id, Name: names[id], HasAccess: true})
+			}
+			return out
+		}
 		out := make([]hostup.Resource, len(items))
 		for i, it := range items {
 			it.HasAccess = slices.Contains(ids, it.ID)
@@ -322,9 +390,9 @@ func Write(desired plan.HostUpState, current *hostup.Permissions) *hostup.Permis
 		return out
 	}
 	out := &hostup.Permissions{
-		Services: flag(current.Services, desired.Services),
-		Domains:  flag(current.Domains, desired.Domains),
-		DNSZones: flag(current.DNSZones, desired.DNSZones),
+		Services: flag("services", current.Services, desired.Services),
+		Domains:  flag("domains", current.Domains, desired.Domains),
+		DNSZones: flag("dnsZones", current.DNSZones, desired.DNSZones),
 	}
 	plan.SetWireRights(out, desired.Rights)
 	return out

@@ -113,6 +113,8 @@ type Server struct {
 	accessAllExpanded bool
 	// deleteGoneStatus: see WithDeleteGoneStatus.
 	deleteGoneStatus int
+	// stringLists: see WithStringLists.
+	stringLists bool
 
 	mu        sync.Mutex
 	apiKey    string
@@ -175,6 +177,12 @@ func WithAccessAllExpanded() Option { return func(s *Server) { s.accessAllExpand
 // (400 or 503) with "Failed to delete contact" instead of 404. DOCUMENTED: hostup-api.md §1.2
 // lists 400 and 503 "Failed to delete contact" and no 404; the default 404 is inferred.
 func WithDeleteGoneStatus(status int) Option { return func(s *Server) { s.deleteGoneStatus = status } }
+
+// WithStringLists makes GET permissions give domains and dnsZones as arrays of the granted
+// items' ids (strings), the shape the older GET doc stub shows (hostup-api.md §2.1:
+// DOCUMENTED). The default gives objects {id, name, type, hasAccess} for every item of the
+// account (INFERRED from the POST example and the delegated-access permissions page).
+func WithStringLists() Option { return func(s *Server) { s.stringLists = true } }
 
 func WithClientID(id string) Option { return func(s *Server) { s.clientID = id } }
 

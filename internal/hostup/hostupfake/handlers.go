@@ -205,6 +205,9 @@ func (s *Server) getPermissions(w http.ResponseWriter, r *http.Request) {
 	if ok {
 		sv, dm, zn := s.catalogue(*p)
 		data = permissionData(*p, sv, dm, zn)
+		if s.stringLists {
+			data["domains"], data["dnsZones"] = grantedIDs(dm), grantedIDs(zn)
+		}
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -212,6 +215,17 @@ func (s *Server) getPermissions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeOK(w, http.StatusOK, data)
+}
+
+// grantedIDs is the string-array shape of a list: the ids of the granted items.
+func grantedIDs(items []wireItem) []string {
+	out := []string{}
+	for _, it := range items {
+		if it.HasAccess {
+			out = append(out, it.ID)
+		}
+	}
+	return out
 }
 
 var permissionFlags = []string{
