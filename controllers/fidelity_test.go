@@ -145,3 +145,27 @@ var _ = Describe("Deleting a HostUp contact with deletionPolicy Delete", func() 
 		Expect(fake.Calls("DELETE /api/teams")).To(Equal(calls), "Orphan sends nothing")
 	})
 })
+
+var _ = Describe("Grant rows as HostUp documents them", func() {
+	It("derives states from timestamps, and reports a revoked row that disappears without re-inviting", func() {
+		ns := newNamespace()
+		fake, url := startHostUp(hostupfake.WithDocumentedGrantRows())
+		waitReady(hostupProviderConfig(ns, "hostup", url, testAPIKey))
+		dg := delegatedGrant(ns, "doc-rows", "rows@partner.example")
+		Expect(k8sClient.Create(suiteCtx, dg)).To(Succeed())
+		Eventually(func() accessv1alpha1.GrantState { return getDG(dg).Status.State }).WithTimeout(eventuallyTO).
+			Should(Equal(accessv1alpha1.GrantPending), "a row without status and without grantee is a pending invitation")
+		grants := grantsFor(fake, "rows@partner.example")
+		Expect(grants).To(HaveLen(1))
+
+		Expect(fake.AcceptGrant(grants[0].ID, "30998", "Row Partner", "row@partner.example", "Rows AB")).To(Succeed())
+		Eventually(func() accessv1alpha1.GrantState { return getDG(dg).Status.State }).WithTimeout(2*shortPoll + 5*time.Second).
+			Should(Equal(accessv1alpha1.GrantActive))
+
+		Expect(fake.RevokeGrant(grants[0].ID)).To(Succeed())
+		Eventually(condition(dg, accessv1alpha1.TypeStalled)).WithTimeout(2*shortPoll + 5*time.Second).
+			Should(haveCond(metav1.ConditionTrue, accessv1alpha1.ReasonGrantDisappeared))
+		Expect(condition(dg, accessv1alpha1.TypeStalled)().Message).To(ContainSubstring(grants[0].ID))
+		Consistently(func() int { return fake.Calls("POST /api/delegated-access") }).WithTimeout(shortPoll).Should(Equal(1))
+	})
+})

@@ -400,3 +400,12 @@ func rateLimitedCount(t *testing.T) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+func TestCreateContactWithoutSuccessFromFake(t *testing.T) {
+	fake := hostupfake.NewDemo(hostupfake.WithCreateOmitsSuccess())
+	c := newFake(t, fake)
+	id, err := c.CreateContact(context.Background(), NewContact{FirstName: "a", LastName: "b", Email: "c@d.e", Password: "p"})
+	if err != nil || id <= 0 {
+		t.Fatalf("a contact_id without data.success must be a success: id=%d err=%v", id, err)
+	}
+}

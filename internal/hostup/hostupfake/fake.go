@@ -115,6 +115,10 @@ type Server struct {
 	deleteGoneStatus int
 	// stringLists: see WithStringLists.
 	stringLists bool
+	// createOmitsSuccess: see WithCreateOmitsSuccess.
+	createOmitsSuccess bool
+	// grantRows: see WithDocumentedGrantRows.
+	grantRows bool
 
 	mu        sync.Mutex
 	apiKey    string
@@ -183,6 +187,16 @@ func WithDeleteGoneStatus(status int) Option { return func(s *Server) { s.delete
 // DOCUMENTED). The default gives objects {id, name, type, hasAccess} for every item of the
 // account (INFERRED from the POST example and the delegated-access permissions page).
 func WithStringLists() Option { return func(s *Server) { s.stringLists = true } }
+
+// WithCreateOmitsSuccess leaves data.success out of a successful POST /api/teams answer.
+// DOCUMENTED as possible: seed 002 does not mark data.success as required.
+func WithCreateOmitsSuccess() Option { return func(s *Server) { s.createOmitsSuccess = true } }
+
+// WithDocumentedGrantRows serves grant rows only as far as HostUp documents them: status is
+// sent only for active grants ("active" is the one documented value), and a revoked grant's
+// row disappears from the list instead of carrying revoked_at (INFERRED as possible: the list
+// page was only partly visible). The default sends every status and keeps revoked rows.
+func WithDocumentedGrantRows() Option { return func(s *Server) { s.grantRows = true } }
 
 func WithClientID(id string) Option { return func(s *Server) { s.clientID = id } }
 

@@ -99,9 +99,11 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	s.mu.Unlock()
 	// HostUp answers 200, not 201.
-	s.writeOK(w, http.StatusOK, map[string]any{
-		"success": true, "contact_id": id, "call": "addClientContact", "server_time": now.Unix(),
-	})
+	answer := map[string]any{"success": true, "contact_id": id, "call": "addClientContact", "server_time": now.Unix()}
+	if s.createOmitsSuccess {
+		delete(answer, "success")
+	}
+	s.writeOK(w, http.StatusOK, answer)
 }
 
 // deleteContact is DELETE /api/teams?id=&type=contact. Undocumented choice: an unknown id is
@@ -336,7 +338,7 @@ type wireGrant struct {
 	InviteExpiresAt  *string `json:"invite_expires_at"`
 	InviteAcceptedAt *string `json:"invite_accepted_at"`
 	Label            string  `json:"label"`
-	Status           string  `json:"status"`
+	Status           string  `json:"status,omitempty"`
 	RevokedAt        *string `json:"revoked_at"`
 	CreatedAt        string  `json:"created_at"`
 	UpdatedAt        string  `json:"updated_at"`
@@ -366,13 +368,20 @@ func (s *Server) listGrants(w http.ResponseWriter, _ *http.Request) {
 	byMe := make([]wireGrant, 0, len(s.grantOrder))
 	for _, id := range s.grantOrder {
 		g := s.grants[id]
+		status := g.status(now)
+		if s.grantRows && g.RevokedAt != nil {
+			continue // the documented-only convention: a revoked row is gone
+		}
+		if s.grantRows && status != "active" {
+			status = ""
+		}
 		byMe = append(byMe, wireGrant{
 			ID: g.ID, GrantorClientID: g.GrantorClientID,
 			GranteeClientID: nullable(g.GranteeClientID), GranteeCompany: nullable(g.GranteeCompany),
 			GranteeEmail: nullable(g.GranteeEmail), GranteeName: nullable(g.GranteeName),
 			InviteEmail: nullable(g.InviteEmail), InviteToken: g.InviteToken,
 			InviteExpiresAt: nullableTime(g.InviteExpiresAt), InviteAcceptedAt: nullableTime(g.InviteAcceptedAt),
-			Label: g.Label, Status: g.status(now), RevokedAt: nullableTime(g.RevokedAt),
+			Label: g.Label, Status: status, RevokedAt: nullableTime(g.RevokedAt),
 			CreatedAt: isoTime(g.CreatedAt), UpdatedAt: isoTime(g.UpdatedAt),
 		})
 	}
