@@ -41,7 +41,7 @@ func (c *contactAccessConnector) Connect(ctx context.Context, obj *accessv1alpha
 		return nil, interval, err
 	}
 	if want == connection.HostUp {
-		return &hostupcontact.External{API: conn.HostUp, Kube: c.kube}, interval, nil
+		return &hostupcontact.External{API: conn.HostUp, Secrets: c.pool.Secrets}, interval, nil
 	}
 	return onlyofficecontact.New(conn, interval, c.clock), interval, nil
 }

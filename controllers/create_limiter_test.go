@@ -18,6 +18,7 @@ import (
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
 	"github.com/contactsync/contactsync/internal/apiclient"
+	"github.com/contactsync/contactsync/internal/external/connection"
 	"github.com/contactsync/contactsync/internal/external/hostupcontact"
 	"github.com/contactsync/contactsync/internal/hostup"
 	"github.com/contactsync/contactsync/internal/hostup/hostupfake"
@@ -53,13 +54,14 @@ func TestLimiterWaitCancelledBeforeSendingIsNotUnknown(t *testing.T) {
 			}}},
 		},
 	}
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "pw"}, Data: map[string][]byte{"password": []byte("Paced-pw-123")}}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "pw",
+		Labels: map[string]string{accessv1alpha1.LabelCredentials: "true"}}, Data: map[string][]byte{"password": []byte("Paced-pw-123")}}
 	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(obj, secret).WithStatusSubresource(&accessv1alpha1.ContactAccess{}).Build()
 	r := &reconciler.Reconciler[*accessv1alpha1.ContactAccess]{
 		Kube: kube, APIReader: kube, Recorder: events.NewFakeRecorder(100),
 		New: func() *accessv1alpha1.ContactAccess { return &accessv1alpha1.ContactAccess{} },
 		Connector: reconciler.ConnectorFunc[*accessv1alpha1.ContactAccess](func(context.Context, *accessv1alpha1.ContactAccess) (reconciler.External[*accessv1alpha1.ContactAccess], time.Duration, error) {
-			return &hostupcontact.External{API: api, Kube: kube}, 10 * time.Second, nil
+			return &hostupcontact.External{API: api, Secrets: connection.SecretReader{Cached: kube}}, 10 * time.Second, nil
 		}),
 		CreateTimeout: 100 * time.Millisecond,
 	}

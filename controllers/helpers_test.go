@@ -46,7 +46,8 @@ func startHostUp(opts ...hostupfake.Option) (*hostupfake.Server, string) {
 
 func createSecret(ns, name string, data map[string]string) {
 	GinkgoHelper()
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, StringData: data}
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name,
+		Labels: map[string]string{accessv1alpha1.LabelCredentials: "true"}}, StringData: data}
 	Expect(k8sClient.Create(suiteCtx, s)).To(Succeed())
 }
 

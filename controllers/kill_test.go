@@ -54,7 +54,8 @@ var _ = Describe("SIGKILL loop", func() {
 
 		var proc *exec.Cmd
 		launch := func() {
-			proc = exec.Command(bin, "--metrics-bind-address=0", "--health-probe-bind-address=0", "--max-concurrent-reconciles=4")
+			proc = exec.Command(bin, "--metrics-bind-address=0", "--health-probe-bind-address=0", "--max-concurrent-reconciles=4",
+				"--allow-insecure-http", "--hostup-allowed-hosts=127.0.0.1")
 			proc.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 			proc.Stdout, proc.Stderr = GinkgoWriter, GinkgoWriter
 			Expect(proc.Start()).To(Succeed())

@@ -7,11 +7,15 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -31,6 +35,11 @@ type Options struct {
 	HTTPClient *http.Client
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AllowInsecureHTTP lets credentials go to plain http base URLs (--allow-insecure-http).
+	AllowInsecureHTTP bool
+	// AllowedHosts per provider ("hostup", "onlyoffice"); empty means any host. The manager's
+	// flags default HostUp to its public API host.
+	AllowedHosts map[string][]string
 
 	// afterCreate (tests only) runs between a create call and the recording of its id.
 	afterCreate func() error
@@ -48,6 +57,39 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	// 16: measured with hack/bench (docs/benchmarks.md): reconciles mostly wait on the provider and
 	// its per-account limiter, and ONLYOFFICE writes can only coalesce across concurrent reconciles.
 	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", 16, "Reconciles run in parallel per kind (API calls are paced per account by the ProviderConfig's rate limit).")
+	fs.BoolVar(&o.AllowInsecureHTTP, "allow-insecure-http", false, "Accept plain http base URLs in ProviderConfigs (for local tests and the demo); without it credentials are sent only over https.")
+	o.AllowedHosts = map[string][]string{string(connection.HostUp): {defaultHostUpHost}}
+	for _, p := range []connection.Provider{connection.HostUp, connection.OnlyOffice} {
+		def := strings.Join(o.AllowedHosts[string(p)], ",")
+		fs.Func(string(p)+"-allowed-hosts", fmt.Sprintf("Comma-separated hosts a %s ProviderConfig's baseURL may name (\"*.example.com\" matches subdomains; empty allows any host; default %q).", p, def),
+			func(v string) error {
+				o.AllowedHosts[string(p)] = splitHosts(v)
+				return nil
+			})
+	}
+}
+
+// defaultHostUpHost is the host of connection.DefaultHostUpBaseURL.
+const defaultHostUpHost = "cloud.hostup.se"
+
+func splitHosts(v string) []string {
+	var out []string
+	for _, h := range strings.Split(v, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// CacheOptions is the manager's cache configuration: Secrets are cached only when they carry
+// the opt-in label access.contactsync.dev/credentials: "true", so the controller never holds
+// every Secret of the cluster in memory (External Secrets Operator and Flux made the same
+// choice). The manager binary, the demo and the tests all use it.
+func CacheOptions() cache.Options {
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{accessv1alpha1.LabelCredentials: "true"})},
+	}}
 }
 
 // Setup registers every reconciler with the manager.
@@ -55,7 +97,15 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	if o.MaxConcurrentReconciles < 1 {
 		o.MaxConcurrentReconciles = 1
 	}
-	pool := &connection.Pool{HTTPClient: o.HTTPClient, Log: mgr.GetLogger().WithName("provider")}
+	hosts := map[connection.Provider][]string{}
+	for k, v := range o.AllowedHosts {
+		hosts[connection.Provider(k)] = v
+	}
+	pool := &connection.Pool{
+		HTTPClient: o.HTTPClient, Log: mgr.GetLogger().WithName("provider"),
+		Endpoints: connection.EndpointPolicy{AllowInsecureHTTP: o.AllowInsecureHTTP, AllowedHosts: hosts},
+		Secrets:   connection.SecretReader{Cached: mgr.GetClient(), Metadata: mgr.GetAPIReader()},
+	}
 	if err := (&ProviderConfigReconciler{Client: mgr.GetClient(), Pool: pool, Now: o.Now}).SetupWithManager(mgr, o); err != nil {
 		return fmt.Errorf("cannot set up the ProviderConfig controller: %w", err)
 	}

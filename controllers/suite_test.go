@@ -20,6 +20,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -72,6 +73,8 @@ var _ = BeforeSuite(func() {
 var (
 	mgrCancel context.CancelFunc
 	mgrDone   chan struct{}
+	// mgrCache is the running manager's cache (tests count what it holds).
+	mgrCache cache.Cache
 )
 
 // startManager runs the controllers against envtest, as the manager binary would.
@@ -82,14 +85,19 @@ func startManager() {
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Controller:             ctrlconfig.Controller{SkipNameValidation: ptr(true)},
+		Cache:                  CacheOptions(),
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(Setup(mgr, Options{MaxConcurrentReconciles: 4, afterCreate: func() error {
+	// The fakes listen on plain http on loopback: the test manager runs as the demo does, with
+	// --allow-insecure-http and an allow-list of 127.0.0.1 for both providers.
+	Expect(Setup(mgr, Options{MaxConcurrentReconciles: 4, AllowInsecureHTTP: true,
+		AllowedHosts: map[string][]string{"hostup": {"127.0.0.1"}, "onlyoffice": {"127.0.0.1"}}, afterCreate: func() error {
 		if f := crashAfterCreate.Load(); f != nil {
 			return (*f)()
 		}
 		return nil
 	}})).To(Succeed())
+	mgrCache = mgr.GetCache()
 	ctx, cancel := context.WithCancel(suiteCtx)
 	done := make(chan struct{})
 	go func() {

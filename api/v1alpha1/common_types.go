@@ -74,6 +74,13 @@ const (
 	// ReasonGrantDisappeared: the grant this object recorded is no longer listed by HostUp; it is
 	// not re-invited behind a person's back.
 	ReasonGrantDisappeared = "GrantDisappeared"
+	// ReasonSecretNotLabeled: a referenced Secret exists but lacks the opt-in label
+	// access.contactsync.dev/credentials: "true"; its value was not read.
+	ReasonSecretNotLabeled = "SecretNotLabeled"
+	// ReasonEndpointRefused: a base URL the manager does not allow credentials to be sent to
+	// (plain http without --allow-insecure-http, a link-local or metadata address, a host
+	// outside the allow-list); no request was sent.
+	ReasonEndpointRefused = "EndpointRefused"
 	// ReasonDeleteFailed: deletionPolicy Delete could not delete the contact after several
 	// attempts and it still exists; a person deletes it in the dashboard or sets Orphan.
 	ReasonDeleteFailed = "DeleteFailed"
@@ -157,6 +164,10 @@ type CommonStatus struct {
 	// +optional
 	UnrecordedCreatedID string `json:"unrecordedCreatedID,omitempty"`
 }
+
+// LabelCredentials opts a Secret in to being read by contactsync (credentials, contact
+// passwords). The controller's cache holds only Secrets with this label set to "true".
+const LabelCredentials = "access.contactsync.dev/credentials"
 
 // Annotations the controller writes on objects (metadata survives a status loss).
 const (

@@ -124,11 +124,11 @@ func run(once bool, timeout time.Duration, dir string) error {
 	fmt.Printf("    ONLYOFFICE  %s      (admin + 5 managers, a terminated user, a visitor, 8 CRM contacts)\n", ooURL)
 
 	step("starting the contactsync manager (log: " + filepath.Join(dir, "manager.log") + ")")
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Cache: controllers.CacheOptions(), Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
 	if err != nil {
 		return err
 	}
-	if err := controllers.Setup(mgr, controllers.Options{MaxConcurrentReconciles: 4}); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{MaxConcurrentReconciles: 4, AllowInsecureHTTP: true}); err != nil {
 		return err
 	}
 	mgrCtx, stopMgr := context.WithCancel(ctx)
@@ -287,7 +287,8 @@ func seed(ctx context.Context, kube client.Client, scheme *runtime.Scheme, hostu
 }
 
 func secret(name string, data map[string]string) *corev1.Secret {
-	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, StringData: data}
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name,
+		Labels: map[string]string{accessv1alpha1.LabelCredentials: "true"}}, StringData: data}
 }
 
 type row struct{ kind, name, ready, reason, detail, message string }

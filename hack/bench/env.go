@@ -146,6 +146,7 @@ func start(ctx context.Context, cfg *config) (*bench, error) {
 func (b *bench) startManager(ctx context.Context) error {
 	mgr, err := ctrl.NewManager(b.rest, ctrl.Options{
 		Scheme:                 b.scheme,
+		Cache:                  controllers.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Controller:             ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
@@ -153,7 +154,7 @@ func (b *bench) startManager(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := controllers.Setup(mgr, controllers.Options{MaxConcurrentReconciles: b.cfg.Concurrency, HTTPClient: b.httpClient}); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{MaxConcurrentReconciles: b.cfg.Concurrency, HTTPClient: b.httpClient, AllowInsecureHTTP: true}); err != nil {
 		return err
 	}
 	mctx, cancel := context.WithCancel(ctx)
@@ -195,14 +196,17 @@ func serve(h http.Handler) (string, func(), error) {
 
 // createProviderConfigs creates the namespace, the Secrets and one ProviderConfig per account,
 // with a rateLimit equal to the server's and the configured syncInterval.
+// optIn is the label every Secret contactsync reads must carry.
+var optIn = map[string]string{accessv1alpha1.LabelCredentials: "true"}
+
 func (b *bench) createProviderConfigs(ctx context.Context) error {
 	rl := &accessv1alpha1.RateLimit{RequestsPerSecond: int32(b.cfg.ServerRPS), Burst: int32(b.cfg.ClientBurst)}
 	poll := &metav1.Duration{Duration: b.cfg.SyncInterval}
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "hostup-credentials"},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "hostup-credentials", Labels: optIn},
 			StringData: map[string]string{"apiKey": hostupKey}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "onlyoffice-credentials"},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "onlyoffice-credentials", Labels: optIn},
 			StringData: map[string]string{"userName": ooAdmin, "password": ooAdminPass}},
 		&accessv1alpha1.ProviderConfig{
 			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: pcHostUp},

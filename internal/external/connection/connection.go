@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
+	"github.com/contactsync/contactsync/internal/apiclient"
 	"github.com/contactsync/contactsync/internal/hostup"
 	"github.com/contactsync/contactsync/internal/onlyoffice"
 	"github.com/contactsync/contactsync/internal/reconciler"
@@ -70,9 +71,18 @@ func (c *Connection) Value(key any, mk func() any) any {
 
 // Pool owns one Connection per ProviderConfig.
 type Pool struct {
-	// HTTPClient is used by every provider client (tests and the demo may set it).
+	// HTTPClient is used by every provider client; nil means apiclient.GuardedHTTPClient (the
+	// dialer refuses link-local and metadata addresses).
 	HTTPClient *http.Client
 	Log        logr.Logger
+	// Endpoints says where credentials may be sent.
+	Endpoints EndpointPolicy
+	// Secrets reads the credentials Secrets (opt-in label only). Its Cached reader defaults to
+	// the reader passed to Connect.
+	Secrets SecretReader
+
+	once    sync.Once
+	guarded *http.Client
 
 	mu   sync.Mutex
 	byPC map[types.NamespacedName]*Connection
@@ -91,13 +101,13 @@ func (p *Pool) Connect(ctx context.Context, kube client.Reader, pc *accessv1alph
 	default:
 		return nil, stall(accessv1alpha1.ReasonInvalidSpec, "ProviderConfig sets neither hostup nor onlyoffice")
 	}
-	secret := &corev1.Secret{}
-	if err := kube.Get(ctx, types.NamespacedName{Namespace: pc.Namespace, Name: secretName}, secret); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, stall(accessv1alpha1.ReasonSecretNotFound,
-				fmt.Sprintf("Secret %q not found in namespace %q: create it with the provider credentials", secretName, pc.Namespace))
-		}
-		return nil, fmt.Errorf("cannot get Secret %s/%s: %w", pc.Namespace, secretName, err)
+	secrets := p.Secrets
+	if secrets.Cached == nil {
+		secrets.Cached = kube
+	}
+	secret, err := secrets.Get(ctx, pc.Namespace, secretName, "the provider credentials")
+	if err != nil {
+		return nil, err
 	}
 	key := fmt.Sprintf("%s/%d/%s", pc.UID, pc.Generation, secret.ResourceVersion)
 
@@ -128,6 +138,15 @@ func (p *Pool) Forget(name types.NamespacedName) {
 
 func stall(reason, msg string) error { return reconciler.Fail(reconciler.Stalled(reason, msg, false)) }
 
+// httpClient is the client every provider client uses.
+func (p *Pool) httpClient() *http.Client {
+	if p.HTTPClient != nil {
+		return p.HTTPClient
+	}
+	p.once.Do(func() { p.guarded = apiclient.GuardedHTTPClient() })
+	return p.guarded
+}
+
 func (p *Pool) build(pc *accessv1alpha1.ProviderConfig, secret *corev1.Secret) (*Connection, error) {
 	rps, burst := 10.0, 10
 	if rl := pc.Spec.RateLimit; rl != nil {
@@ -156,9 +175,12 @@ func (p *Pool) build(pc *accessv1alpha1.ProviderConfig, secret *corev1.Secret) (
 		if baseURL == "" {
 			baseURL = DefaultHostUpBaseURL
 		}
+		if err := p.Endpoints.Check(HostUp, baseURL); err != nil {
+			return nil, err
+		}
 		cl, err := hostup.New(hostup.Config{
 			BaseURL: baseURL, APIKey: apiKey, AuthScheme: scheme,
-			RequestsPerSecond: rps, Burst: burst, HTTPClient: p.HTTPClient, Logger: log,
+			RequestsPerSecond: rps, Burst: burst, HTTPClient: p.httpClient(), Logger: log,
 		})
 		if err != nil {
 			return nil, stall(accessv1alpha1.ReasonInvalidSpec, err.Error())
@@ -173,9 +195,12 @@ func (p *Pool) build(pc *accessv1alpha1.ProviderConfig, secret *corev1.Secret) (
 			return nil, stall(accessv1alpha1.ReasonSecretInvalid,
 				fmt.Sprintf("Secret %q needs the keys userName and password, or the key token", secret.Name))
 		}
+		if err := p.Endpoints.Check(OnlyOffice, pc.Spec.OnlyOffice.BaseURL); err != nil {
+			return nil, err
+		}
 		cl, err := onlyoffice.New(onlyoffice.Config{
 			BaseURL: pc.Spec.OnlyOffice.BaseURL, UserName: user, Password: pass, Token: token,
-			RequestsPerSecond: rps, Burst: burst, HTTPClient: p.HTTPClient, Logger: log,
+			RequestsPerSecond: rps, Burst: burst, HTTPClient: p.httpClient(), Logger: log,
 		})
 		if err != nil {
 			// The base URL passed admission; what is left to refuse is the Secret's content.

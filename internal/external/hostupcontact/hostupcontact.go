@@ -10,12 +10,10 @@ import (
 	"strings"
 	"sync"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
+	"github.com/contactsync/contactsync/internal/external/connection"
 	"github.com/contactsync/contactsync/internal/hostup"
 	"github.com/contactsync/contactsync/internal/plan"
 	"github.com/contactsync/contactsync/internal/reconciler"
@@ -30,8 +28,8 @@ const (
 // External implements reconciler.External for HostUp contacts.
 type External struct {
 	API hostup.API
-	// Kube reads the contact's password Secret (object's namespace only).
-	Kube client.Reader
+	// Secrets reads the contact's password Secret (object's namespace, opt-in label only).
+	Secrets connection.SecretReader
 }
 
 var _ reconciler.External[*accessv1alpha1.ContactAccess] = (*External)(nil)
@@ -127,12 +125,9 @@ func (e *External) PrepareCreate(ctx context.Context, obj *accessv1alpha1.Contac
 
 func (e *External) password(ctx context.Context, obj *accessv1alpha1.ContactAccess) (string, error) {
 	ref := obj.Spec.HostUp.Contact.Create.PasswordSecretRef
-	secret := &corev1.Secret{}
-	if err := e.Kube.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: ref.Name}, secret); err != nil {
-		if apierrors.IsNotFound(err) {
-			return "", reconciler.Fail(reconciler.Stalled(accessv1alpha1.ReasonSecretNotFound, fmt.Sprintf("password Secret %q not found in namespace %q", ref.Name, obj.Namespace), false))
-		}
-		return "", fmt.Errorf("cannot get Secret %q: %w", ref.Name, err)
+	secret, err := e.Secrets.Get(ctx, obj.Namespace, ref.Name, "the contact's initial password")
+	if err != nil {
+		return "", err
 	}
 	password := string(secret.Data[ref.Key])
 	if password == "" {

@@ -205,7 +205,9 @@ func (e *External) writeToken(ctx context.Context, obj *accessv1alpha1.Delegated
 	err := e.Kube.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: name}, s)
 	switch {
 	case apierrors.IsNotFound(err):
-		s = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: obj.Namespace, Name: name}, Type: corev1.SecretTypeOpaque,
+		// Labelled so this controller's cache (opt-in Secrets only) sees it on a re-invite.
+		s = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: obj.Namespace, Name: name,
+			Labels: map[string]string{accessv1alpha1.LabelCredentials: "true"}}, Type: corev1.SecretTypeOpaque,
 			Data: map[string][]byte{InviteTokenKey: []byte(token)}}
 		if err := controllerutil.SetControllerReference(obj, s, e.Scheme); err != nil {
 			return err

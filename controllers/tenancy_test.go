@@ -1,0 +1,60 @@
+package controllers
+
+import (
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
+)
+
+// Tenant safety (issue 14): credentials are read only from Secrets that opt in, and go only to
+// endpoints the manager allows.
+var _ = Describe("Tenant safety", func() {
+	It("never reads a Secret without the opt-in label, says which label to add, and caches only labelled Secrets", func() {
+		ns := newNamespace()
+		fake, url := startHostUp()
+		plain := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "plain"}, StringData: map[string]string{"apiKey": testAPIKey}}
+		Expect(k8sClient.Create(suiteCtx, plain)).To(Succeed())
+		pc := hostupProviderConfig(ns, "hostup", url, "")
+		Expect(k8sClient.Patch(suiteCtx, pc, client.RawPatch("application/merge-patch+json",
+			[]byte(`{"spec":{"hostup":{"apiKeySecretRef":{"name":"plain"}}}}`)))).To(Succeed())
+		Eventually(condition(pc, accessv1alpha1.TypeStalled)).WithTimeout(eventuallyTO).
+			Should(haveCond(metav1.ConditionTrue, accessv1alpha1.ReasonSecretNotLabeled))
+		Expect(condition(pc, accessv1alpha1.TypeStalled)().Message).To(ContainSubstring(accessv1alpha1.LabelCredentials + `: "true"`))
+		total := 0
+		for _, n := range fake.Counts() {
+			total += n
+		}
+		Expect(total).To(BeZero(), "no request left with the unlabelled Secret's value")
+
+		By("the manager's cache holds only labelled Secrets")
+		cached := &corev1.SecretList{}
+		Expect(mgrCache.List(suiteCtx, cached)).To(Succeed())
+		all := &corev1.SecretList{}
+		Expect(k8sClient.List(suiteCtx, all)).To(Succeed())
+		Expect(len(cached.Items)).To(BeNumerically("<", len(all.Items)))
+		for _, s := range cached.Items {
+			Expect(s.Labels).To(HaveKeyWithValue(accessv1alpha1.LabelCredentials, "true"), "cached %s/%s", s.Namespace, s.Name)
+		}
+
+		By("opting the Secret in makes the ProviderConfig Ready")
+		Expect(k8sClient.Patch(suiteCtx, plain, client.RawPatch("application/merge-patch+json",
+			[]byte(`{"metadata":{"labels":{"`+accessv1alpha1.LabelCredentials+`":"true"}}}`)))).To(Succeed())
+		waitReady(pc)
+	})
+
+	DescribeTable("refuses endpoints credentials must not go to, and sends nothing",
+		func(baseURL, says string) {
+			ns := newNamespace()
+			pc := hostupProviderConfig(ns, "hostup", baseURL, testAPIKey)
+			Eventually(condition(pc, accessv1alpha1.TypeStalled)).WithTimeout(eventuallyTO).
+				Should(haveCond(metav1.ConditionTrue, accessv1alpha1.ReasonEndpointRefused))
+			Expect(condition(pc, accessv1alpha1.TypeStalled)().Message).To(ContainSubstring(says))
+		},
+		Entry("the cloud metadata address", "http://169.254.169.254/latest", "metadata"),
+		Entry("a host outside the allow-list", "https://collector.example.com/api", "allow-list"),
+	)
+})
