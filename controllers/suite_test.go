@@ -92,11 +92,11 @@ func startManager() {
 	// --allow-insecure-http and an allow-list of 127.0.0.1 for both providers.
 	Expect(Setup(mgr, Options{MaxConcurrentReconciles: 4, AllowInsecureHTTP: true,
 		AllowedHosts: map[string][]string{"hostup": {"127.0.0.1"}, "onlyoffice": {"127.0.0.1"}}, afterCreate: func() error {
-		if f := crashAfterCreate.Load(); f != nil {
-			return (*f)()
-		}
-		return nil
-	}})).To(Succeed())
+			if f := crashAfterCreate.Load(); f != nil {
+				return (*f)()
+			}
+			return nil
+		}})).To(Succeed())
 	mgrCache = mgr.GetCache()
 	ctx, cancel := context.WithCancel(suiteCtx)
 	done := make(chan struct{})
