@@ -13,6 +13,7 @@ import (
 	"slices"
 	"testing"
 
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -65,6 +66,8 @@ func TestDefaultInstall(t *testing.T) {
 		services []corev1.Service
 		roles    []rbacv1.PolicyRule
 		kinds    = map[string]int{}
+		policies []string
+		bound    []string
 	)
 	for _, d := range docs {
 		var tm typeMeta
@@ -84,6 +87,32 @@ func TestDefaultInstall(t *testing.T) {
 			var r rbacv1.ClusterRole
 			must(t, sigsyaml.Unmarshal(d, &r))
 			roles = append(roles, r.Rules...)
+		case "ValidatingAdmissionPolicy":
+			var p admissionv1.ValidatingAdmissionPolicy
+			must(t, sigsyaml.Unmarshal(d, &p))
+			policies = append(policies, p.Name)
+		case "ValidatingAdmissionPolicyBinding":
+			var b admissionv1.ValidatingAdmissionPolicyBinding
+			must(t, sigsyaml.Unmarshal(d, &b))
+			bound = append(bound, b.Spec.PolicyName)
+		}
+	}
+	// kustomize's namePrefix does not rewrite policyName: the binding must name the prefixed policy.
+	if len(policies) != 1 || len(bound) != 1 || policies[0] != bound[0] {
+		t.Errorf("protected-annotations policy %v and its binding's policyName %v must match", policies, bound)
+	}
+	var sa corev1.ServiceAccount
+	for _, d := range docs {
+		var tm typeMeta
+		must(t, sigsyaml.Unmarshal(d, &tm))
+		if tm.Kind == "ServiceAccount" {
+			must(t, sigsyaml.Unmarshal(d, &sa))
+		}
+	}
+	for _, d := range docs {
+		if bytes.Contains(d, []byte("kind: ValidatingAdmissionPolicy\n")) &&
+			!bytes.Contains(d, []byte("system:serviceaccount:"+sa.Namespace+":"+sa.Name)) {
+			t.Errorf("the policy does not exempt the controller's ServiceAccount %s/%s", sa.Namespace, sa.Name)
 		}
 	}
 	if kinds["CustomResourceDefinition"] != 3 {
