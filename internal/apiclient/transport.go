@@ -47,6 +47,11 @@ type Transport struct {
 	Limiter  *Limiter      // may be nil: no client-side pacing
 	Timeout  time.Duration // per call; DefaultTimeout when zero
 	MaxBody  int64         // DefaultMaxBody when zero
+	// Redactor, if set, removes known secrets from every response body as soon as it is read,
+	// except for the operations in KeepSecrets (whose answers carry a secret the client needs,
+	// e.g. a login answer).
+	Redactor    *Redactor
+	KeepSecrets map[string]bool
 }
 
 // Response is a fully read HTTP response.
@@ -109,6 +114,9 @@ func (t *Transport) Do(ctx context.Context, op string, req *http.Request) (*Resp
 	}
 	if int64(len(body)) > limit {
 		return nil, &NetError{Op: op, Err: fmt.Errorf("HTTP %d: %w (%d bytes)", resp.StatusCode, ErrBodyTooLarge, limit)}
+	}
+	if !t.KeepSecrets[op] || resp.StatusCode < 200 || resp.StatusCode > 299 {
+		body = t.Redactor.Bytes(body)
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
 }

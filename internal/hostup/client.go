@@ -77,6 +77,9 @@ type Client struct {
 	limiter   *apiclient.Limiter
 	log       logr.Logger
 	now       func() time.Time
+	// redactor knows every secret this client sent or received: the API key, the initial
+	// passwords of contacts it created, the invite tokens it was given.
+	redactor *apiclient.Redactor
 }
 
 // New validates cfg and returns a client.
@@ -119,6 +122,8 @@ func New(cfg Config) (*Client, error) {
 	if lim == nil {
 		lim = apiclient.NewLimiter(cfg.RequestsPerSecond, cfg.Burst)
 	}
+	red := &apiclient.Redactor{}
+	red.Add(key)
 	return &Client{
 		base:    strings.TrimRight(u.String(), "/"),
 		key:     key,
@@ -130,9 +135,14 @@ func New(cfg Config) (*Client, error) {
 			Limiter:  lim,
 			Timeout:  cfg.Timeout,
 			MaxBody:  cfg.MaxBody,
+			Redactor: red,
+			// A successful grant list carries the invite tokens of the account's grants as data
+			// (the client hands them on, never into an error); error answers are still redacted.
+			KeepSecrets: map[string]bool{opListGrants.label: true},
 		},
-		log: cfg.Logger,
-		now: time.Now,
+		log:      cfg.Logger,
+		now:      time.Now,
+		redactor: red,
 	}, nil
 }
 
@@ -282,13 +292,14 @@ func (c *Client) handleSlowDown(e *Error, now time.Time) {
 	}
 }
 
-// redact removes the API key from anything the server echoed into an error.
+// redact removes known secrets from anything the server echoed into an error (the body was
+// already redacted when it was read; this also covers headers such as X-Request-Id).
 func (c *Client) redact(e *Error) *Error {
-	r := strings.NewReplacer(c.key, "[REDACTED]")
-	e.Code, e.Title, e.Message, e.RequestID = r.Replace(e.Code), r.Replace(e.Title), r.Replace(e.Message), r.Replace(e.RequestID)
+	r := c.redactor
+	e.Code, e.Title, e.Message, e.RequestID = r.String(e.Code), r.String(e.Title), r.String(e.Message), r.String(e.RequestID)
 	for i := range e.Fields {
-		e.Fields[i].Detail = r.Replace(e.Fields[i].Detail)
-		e.Fields[i].Pointer = r.Replace(e.Fields[i].Pointer)
+		e.Fields[i].Detail = r.String(e.Fields[i].Detail)
+		e.Fields[i].Pointer = r.String(e.Fields[i].Pointer)
 	}
 	return e
 }

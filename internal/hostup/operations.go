@@ -53,6 +53,7 @@ func (c *Client) CreateContact(ctx context.Context, nc NewContact) (int64, error
 			return 0, apiclient.NotSent(fmt.Errorf("cannot %s: %s is empty", op.desc, f.name))
 		}
 	}
+	c.redactor.Add(nc.Password)
 	in := wireNewContact{
 		Type: "contact", FirstName: nc.FirstName, LastName: nc.LastName, Email: nc.Email, Password: nc.Password,
 		PhoneNumber: nc.PhoneNumber, Address1: nc.Address1, City: nc.City, Country: nc.Country, Postcode: nc.Postcode,
@@ -201,6 +202,7 @@ func (c *Client) CreateGrant(ctx context.Context, email, label string) (*Invite,
 	if err != nil {
 		return nil, meta.decodeFailed(op, err)
 	}
+	c.redactor.Add(inv.InviteToken)
 	return inv, nil
 }
 

@@ -46,6 +46,7 @@ func (c *Client) authToken(ctx context.Context, stale string) (string, error) {
 	defer c.mu.Unlock()
 	switch {
 	case err == nil:
+		c.redactor.Add(tok)
 		c.token, c.renewAt = tok, renewAt
 		c.failedAt, c.failure = time.Time{}, nil
 		return tok, nil

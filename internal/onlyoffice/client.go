@@ -93,7 +93,7 @@ type Client struct {
 	log       logr.Logger
 	now       func() time.Time
 	cooldown  time.Duration
-	redactor  *strings.Replacer
+	redactor  *apiclient.Redactor
 
 	loginSem chan struct{} // one login at a time
 
@@ -151,12 +151,8 @@ func New(cfg Config) (*Client, error) {
 	if cool <= 0 {
 		cool = DefaultLoginCooldown
 	}
-	var secrets []string
-	for _, s := range []string{cfg.Password, static} {
-		if s != "" {
-			secrets = append(secrets, s, "[REDACTED]")
-		}
-	}
+	red := &apiclient.Redactor{}
+	red.Add(cfg.Password, static)
 	return &Client{
 		base:     u.String(),
 		userName: user,
@@ -169,11 +165,15 @@ func New(cfg Config) (*Client, error) {
 			Limiter:  lim,
 			Timeout:  cfg.Timeout,
 			MaxBody:  cfg.MaxBody,
+			Redactor: red,
+			// The login answer carries the new token the client needs (it is not yet known to
+			// the redactor, so nothing would be lost; listed to make the exception explicit).
+			KeepSecrets: map[string]bool{"login": true},
 		},
 		log:      cfg.Logger,
 		now:      now,
 		cooldown: cool,
-		redactor: strings.NewReplacer(secrets...),
+		redactor: red,
 		loginSem: make(chan struct{}, 1),
 	}, nil
 }
@@ -529,7 +529,7 @@ func (c *Client) handleSlowDown(e *Error, h http.Header) {
 
 // redact removes the password and the token from anything the server echoed into an error.
 func (c *Client) redact(e *Error) *Error {
-	e.Message = c.redactor.Replace(e.Message)
+	e.Message = c.redactor.String(e.Message)
 	c.mu.Lock()
 	tok := c.token
 	c.mu.Unlock()
