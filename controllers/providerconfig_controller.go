@@ -161,7 +161,8 @@ func (r *ProviderConfigReconciler) audit(ctx context.Context, pc *accessv1alpha1
 		undeclared = append(undeclared, accessv1alpha1.UndeclaredGrant{ID: g.ID, Email: email, Label: g.Label, State: state})
 	}
 	sort.Slice(undeclared, func(i, j int) bool { return undeclared[i].ID < undeclared[j].ID })
-	pc.Status.UndeclaredGrants = undeclared
+	pc.Status.UndeclaredGrantsTotal = int32(len(undeclared))
+	pc.Status.UndeclaredGrants = undeclared[:min(len(undeclared), accessv1alpha1.MaxUndeclaredGrants)]
 	for _, st := range []accessv1alpha1.GrantState{accessv1alpha1.GrantPending, accessv1alpha1.GrantActive, accessv1alpha1.GrantExpired, accessv1alpha1.GrantRevoked} {
 		for _, d := range []string{"true", "false"} {
 			connection.GrantsByState.WithLabelValues(pc.Namespace, pc.Name, string(st), d).Set(counts[[2]string{string(st), d}])

@@ -1,6 +1,10 @@
 package controllers
 
 import (
+	"net/http"
+	"strconv"
+	"strings"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -44,6 +48,28 @@ var _ = Describe("Tenant safety", func() {
 		Expect(k8sClient.Patch(suiteCtx, plain, client.RawPatch("application/merge-patch+json",
 			[]byte(`{"metadata":{"labels":{"`+accessv1alpha1.LabelCredentials+`":"true"}}}`)))).To(Succeed())
 		waitReady(pc)
+	})
+
+	It("bounds status.undeclaredGrants and counts them all", func() {
+		ns := newNamespace()
+		fake, url := startHostUp()
+		before := len(fake.Grants())
+		for i := range accessv1alpha1.MaxUndeclaredGrants + 10 {
+			req, _ := http.NewRequest(http.MethodPost, url+"/delegated-access",
+				strings.NewReader(`{"email":"u`+strconv.Itoa(i)+`@example.com","label":"x"}`))
+			req.Header.Set("X-API-Key", testAPIKey)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			Expect(err).NotTo(HaveOccurred())
+			_ = resp.Body.Close()
+		}
+		pc := hostupProviderConfig(ns, "hostup", url, testAPIKey)
+		Eventually(func() int32 {
+			_ = k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(pc), pc)
+			return pc.Status.UndeclaredGrantsTotal
+		}).WithTimeout(eventuallyTO).Should(BeNumerically(">=", int32(accessv1alpha1.MaxUndeclaredGrants+10)))
+		Expect(pc.Status.UndeclaredGrants).To(HaveLen(accessv1alpha1.MaxUndeclaredGrants))
+		Expect(int(pc.Status.UndeclaredGrantsTotal)).To(BeNumerically("<=", before+accessv1alpha1.MaxUndeclaredGrants+10))
 	})
 
 	DescribeTable("refuses endpoints credentials must not go to, and sends nothing",

@@ -116,11 +116,20 @@ type ProviderConfigStatus struct {
 	// Identity the credentials authenticate as (ONLYOFFICE user, HostUp auth type).
 	// +optional
 	Identity string `json:"identity,omitempty"`
-	// UndeclaredGrants lists HostUp delegated grants that no DelegatedGrant here declares.
+	// UndeclaredGrants lists HostUp delegated grants that no DelegatedGrant here declares: at
+	// most MaxUndeclaredGrants of them (by id), so an account with thousands of grants cannot
+	// push the object past the API server's size limit; undeclaredGrantsTotal counts them all.
+	// +kubebuilder:validation:MaxItems=50
 	// +listType=atomic
 	// +optional
 	UndeclaredGrants []UndeclaredGrant `json:"undeclaredGrants,omitempty"`
+	// UndeclaredGrantsTotal is the number of undeclared grants, also those not listed.
+	// +optional
+	UndeclaredGrantsTotal int32 `json:"undeclaredGrantsTotal,omitempty"`
 }
+
+// MaxUndeclaredGrants bounds status.undeclaredGrants.
+const MaxUndeclaredGrants = 50
 
 // ProviderConfig says how to reach one HostUp account or ONLYOFFICE portal.
 // +kubebuilder:object:root=true
