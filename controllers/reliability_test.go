@@ -177,13 +177,13 @@ var _ = Describe("Reliability", func() {
 			lease, renew, retry := 4*time.Second, 3*time.Second, 500*time.Millisecond
 			mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 				Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-				Controller:     ctrlconfig.Controller{SkipNameValidation: ptr(true)},
+				Controller: ctrlconfig.Controller{SkipNameValidation: ptr(true)}, Cache: CacheOptions(),
 				LeaderElection: true, LeaderElectionID: "contactsync-test", LeaderElectionNamespace: ns,
 				LeaseDuration: &lease, RenewDeadline: &renew, RetryPeriod: &retry, LeaderElectionReleaseOnCancel: true,
 			})
 			Expect(err).NotTo(HaveOccurred())
 			hc := &http.Client{Transport: countWrites{http.DefaultTransport, &r.writes}}
-			Expect(Setup(mgr, Options{MaxConcurrentReconciles: 2, HTTPClient: hc})).To(Succeed())
+			Expect(Setup(mgr, Options{MaxConcurrentReconciles: 2, HTTPClient: hc, AllowInsecureHTTP: true})).To(Succeed())
 			ctx, cancel := context.WithCancel(suiteCtx)
 			r.cancel, r.mgr = cancel, mgr
 			go func() {
