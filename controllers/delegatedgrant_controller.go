@@ -33,7 +33,7 @@ func (c *delegatedGrantConnector) Connect(ctx context.Context, obj *accessv1alph
 	if err != nil {
 		return nil, interval, err
 	}
-	return &hostupgrant.External{Conn: conn, Kube: c.mgr.GetClient(), Scheme: c.mgr.GetScheme(), Interval: interval, Now: c.clock}, interval, nil
+	return &hostupgrant.External{Conn: conn, Kube: c.mgr.GetClient(), Metadata: c.mgr.GetAPIReader(), Scheme: c.mgr.GetScheme(), Interval: interval, Now: c.clock}, interval, nil
 }
 
 // setupDelegatedGrant registers the DelegatedGrant controller.

@@ -50,6 +50,23 @@ var _ = Describe("Tenant safety", func() {
 		waitReady(pc)
 	})
 
+	It("never writes an invite token into an existing Secret it does not control", func() {
+		ns := newNamespace()
+		fake, url := startHostUp()
+		waitReady(hostupProviderConfig(ns, "hostup", url, testAPIKey))
+		dg := delegatedGrant(ns, "takeover", "takeover@example.com")
+		dg.Spec.InviteTokenSecretRef = &accessv1alpha1.SecretReference{Name: "hostup-key"} // the API-key Secret
+		Expect(k8sClient.Create(suiteCtx, dg)).To(Succeed())
+		Eventually(condition(dg, accessv1alpha1.TypeStalled)).WithTimeout(eventuallyTO).
+			Should(haveCond(metav1.ConditionTrue, accessv1alpha1.ReasonInvalidSpec))
+		Expect(condition(dg, accessv1alpha1.TypeStalled)().Message).To(ContainSubstring("not controlled by this DelegatedGrant"))
+		Expect(fake.Calls("POST /api/delegated-access")).To(BeZero(), "nothing was sent")
+		victim := &corev1.Secret{}
+		Expect(k8sClient.Get(suiteCtx, client.ObjectKey{Namespace: ns, Name: "hostup-key"}, victim)).To(Succeed())
+		Expect(victim.OwnerReferences).To(BeEmpty())
+		Expect(victim.Data).NotTo(HaveKey("inviteToken"))
+	})
+
 	It("bounds status.undeclaredGrants and counts them all", func() {
 		ns := newNamespace()
 		fake, url := startHostUp()

@@ -50,8 +50,9 @@ type Created struct {
 	// Reason and Message of the Normal event.
 	Reason, Message string
 	// Then, if set, runs once the id is recorded (e.g. storing an invite token); an error becomes
-	// a Warning event.
-	Then func(ctx context.Context) error
+	// a Warning event with reason ThenReason.
+	Then       func(ctx context.Context) error
+	ThenReason string
 }
 
 // Deleted is the result of applying a deletion policy.

@@ -239,7 +239,11 @@ func (r *Reconciler[T]) create(ctx context.Context, obj T, ext External[T], obs 
 	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, created.Reason, "Create", "%s", created.Message)
 	if created.Then != nil {
 		if err := created.Then(dctx); err != nil {
-			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "PostCreateFailed", "Create", "%v", err)
+			reason := created.ThenReason
+			if reason == "" {
+				reason = "PostCreateFailed"
+			}
+			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, "Create", "%v", err)
 		}
 	}
 	return true

@@ -30,14 +30,19 @@ const (
 	EventInvited   = "Invited"
 	EventReinvited = "Reinvited"
 	EventRevoked   = "Revoked"
+	// EventInviteTokenNotStored: the invitation was sent but its token could not be written.
+	EventInviteTokenNotStored = "InviteTokenNotStored"
 	// InviteTokenKey is the key of the invite token in spec.inviteTokenSecretRef's Secret.
 	InviteTokenKey = "inviteToken"
 )
 
 // External implements reconciler.External and reconciler.Finder for delegated grants.
 type External struct {
-	Conn     *connection.Connection
-	Kube     client.Client
+	Conn *connection.Connection
+	Kube client.Client
+	// Metadata reads uncached object metadata (never a Secret's data): whether the invite
+	// token Secret already exists. Nil skips the check.
+	Metadata client.Reader
 	Scheme   *runtime.Scheme
 	Interval time.Duration
 	Now      func() time.Time
@@ -46,7 +51,32 @@ type External struct {
 var (
 	_ reconciler.External[*accessv1alpha1.DelegatedGrant] = (*External)(nil)
 	_ reconciler.Finder[*accessv1alpha1.DelegatedGrant]   = (*External)(nil)
+	_ reconciler.Preparer[*accessv1alpha1.DelegatedGrant] = (*External)(nil)
 )
+
+// PrepareCreate refuses, before any invitation is sent, an inviteTokenSecretRef that names an
+// existing Secret this DelegatedGrant does not control: the token Secret is only ever created
+// (naming, say, the API-key Secret would otherwise add a key and an owner to it, and deleting
+// the DelegatedGrant would garbage-collect it).
+func (e *External) PrepareCreate(ctx context.Context, obj *accessv1alpha1.DelegatedGrant) error {
+	ref := obj.Spec.InviteTokenSecretRef
+	if ref == nil || e.Metadata == nil {
+		return nil
+	}
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	err := e.Metadata.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: ref.Name}, m)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("cannot check Secret %q: %w", ref.Name, err)
+	case metav1.IsControlledBy(m, obj):
+		return nil
+	}
+	return reconciler.Fail(reconciler.Stalled(accessv1alpha1.ReasonInvalidSpec, fmt.Sprintf(
+		"spec.inviteTokenSecretRef names Secret %q, which exists and is not controlled by this DelegatedGrant: the token Secret is only ever created, never written into an existing Secret; name a new Secret. Nothing was sent", ref.Name), false))
+}
 
 // grantID is the id this object owns: recorded in metadata (survives a status loss).
 func grantID(obj *accessv1alpha1.DelegatedGrant) string {
@@ -186,6 +216,7 @@ func (e *External) Create(ctx context.Context, obj *accessv1alpha1.DelegatedGran
 	c := reconciler.Created{ID: inv.ID, Reason: reason, Message: fmt.Sprintf("Invited %s (grant %s)", obj.Spec.Email, inv.ID)}
 	if ref := obj.Spec.InviteTokenSecretRef; ref != nil {
 		token := inv.InviteToken
+		c.ThenReason = EventInviteTokenNotStored
 		c.Then = func(ctx context.Context) error {
 			if err := e.writeToken(ctx, obj, ref.Name, token); err != nil {
 				return fmt.Errorf("cannot write the invite token to Secret %q: %w", ref.Name, err)
