@@ -64,7 +64,9 @@ var _ = Describe("ContactAccess on HostUp", func() {
 		}))
 		Expect(ca.Status.ContactID).To(Equal("14000"))
 		Expect(ca.Status.Observed.HostUp.Rights).To(ConsistOf("canViewInvoices", "canOpenTickets"))
-		Expect(ca.Status.Drift).NotTo(BeEmpty(), "the demo contact started with other rights")
+		Expect(ca.Status.Drift).To(BeEmpty(), "corrected and verified: nothing differs any more")
+		Eventually(func() []string { return eventNotes(ca) }).Should(ContainElement(ContainSubstring("services: grant")),
+			"the event records what was corrected (the demo contact started with other rights)")
 		Expect(kstatusOf(ca)).To(Equal(status.CurrentStatus))
 		Eventually(func() []string { return eventReasons(ca) }).Should(ContainElement(reconciler.EventUpdated))
 

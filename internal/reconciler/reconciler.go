@@ -176,7 +176,9 @@ func (r *Reconciler[T]) sync(ctx context.Context, obj T) result {
 	}
 	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, "Update", "%s", truncate(note, 1000))
 	logf.FromContext(ctx).Info("applied", "changes", obs.Diff)
-	obj.SetPlan(obs.Diff, nil)
+	// The differences are corrected and verified: none remain (the event above records what
+	// was corrected). Keeping them would cost one more status write on the next quiet poll.
+	obj.SetPlan(nil, nil)
 	res.out = upToDate(after, obj)
 	return res
 }

@@ -319,6 +319,8 @@ func metaTime(t *time.Time) *metav1.Time {
 	if t == nil {
 		return nil
 	}
-	m := metav1.NewTime(*t)
+	// Whole seconds, as the API server stores metav1.Time: a sub-second value would differ from
+	// the stored one on every poll and cost a status write each time.
+	m := metav1.NewTime(t.Truncate(time.Second))
 	return &m
 }
