@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/events"
@@ -294,6 +295,13 @@ func (r *Reconciler[T]) complete(ctx context.Context, obj, orig T, res result) (
 	if res.skipStatus {
 		return ctrl.Result{RequeueAfter: res.retryAfter}, nil
 	}
+	if quietRateLimit(orig, res) {
+		// A poll of a Ready object that the provider turned away with Retry-After learnt
+		// nothing: the status stays as last verified and the poll is retried when the provider
+		// allows (contactsync_api_rate_limited_total counts these). Writing Synced=False and
+		// back for every such poll would be two API-server writes per object per 503.
+		return ctrl.Result{RequeueAfter: res.retryAfter}, nil
+	}
 	if err := WriteStatus(ctx, r.Kube, obj, orig, res.out); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -312,6 +320,17 @@ func (r *Reconciler[T]) complete(ctx context.Context, obj, orig T, res result) (
 	}
 	r.retries.Forget(key)
 	return ctrl.Result{RequeueAfter: Jitter(res.interval)}, nil
+}
+
+// quietRateLimit reports whether res is a rate-limited poll of an object that is Ready and
+// Synced for its generation.
+func quietRateLimit[T Object](orig T, res result) bool {
+	if res.out.Kind != KindRetrying || res.out.Reason != accessv1alpha1.ReasonRateLimited || res.retryAfter <= 0 {
+		return false
+	}
+	conds := orig.GetCommonStatus().Conditions
+	synced := meta.FindStatusCondition(conds, accessv1alpha1.TypeSynced)
+	return IsReady(conds, orig.GetGeneration()) && synced != nil && synced.Status == metav1.ConditionTrue
 }
 
 func truncate(s string, n int) string {

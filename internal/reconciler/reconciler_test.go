@@ -33,22 +33,26 @@ type ca = accessv1alpha1.ContactAccess
 // fakeExternal is an External whose provider is a few fields: what exists, what differs, and
 // the errors each call returns.
 type fakeExternal struct {
-	exists    bool     // the thing exists (an id is recorded or adopted)
-	diff      []string // differences Observe reports while the provider is not updated
-	fixed     bool     // Update has written (and the provider took it)
-	sticky    bool     // Update "succeeds" but the provider keeps differing
-	result    *Outcome
-	createErr error
-	createID  string
-	updateErr error
-	deleted   Deleted
-	deleteErr error
-	found     string // Finder: what an interrupted create made ("" none)
+	exists     bool     // the thing exists (an id is recorded or adopted)
+	diff       []string // differences Observe reports while the provider is not updated
+	fixed      bool     // Update has written (and the provider took it)
+	sticky     bool     // Update "succeeds" but the provider keeps differing
+	result     *Outcome
+	createErr  error
+	createID   string
+	updateErr  error
+	deleted    Deleted
+	deleteErr  error
+	found      string // Finder: what an interrupted create made ("" none)
+	observeErr error
 
 	creates, updates, deletes, finds int
 }
 
 func (f *fakeExternal) Observe(_ context.Context, obj *ca) (Observation, error) {
+	if f.observeErr != nil {
+		return Observation{}, f.observeErr
+	}
 	if f.result != nil {
 		return Observation{Exists: true, Result: f.result}, nil
 	}
@@ -492,5 +496,27 @@ func TestClassifyCreate(t *testing.T) {
 		if got := ClassifyCreate(tc.err); got != tc.want {
 			t.Errorf("%s: got %d, want %d", name, got, tc.want)
 		}
+	}
+}
+
+func TestRateLimitedPollOfAReadyObjectWritesNothing(t *testing.T) {
+	fe := &fakeExternal{exists: true}
+	e := newEnv(t, fe, &ca{})
+	e.reconcile(t)
+	rv := e.get(t).ResourceVersion
+	fe.observeErr = &hostup.Error{Op: "get contact permissions", HTTPStatus: 429, RetryAfter: 7 * time.Second}
+	res := e.reconcile(t)
+	if got := e.get(t).ResourceVersion; got != rv {
+		t.Errorf("a rate-limited poll of a Ready object wrote its status (resourceVersion %s → %s)", rv, got)
+	}
+	if res.RequeueAfter != 7*time.Second {
+		t.Errorf("RequeueAfter = %v, want the provider's 7s", res.RequeueAfter)
+	}
+
+	// An object that is not Ready yet shows the rate limit: there is something to tell.
+	fresh := newEnv(t, &fakeExternal{observeErr: fe.observeErr}, &ca{})
+	fresh.reconcile(t)
+	if c := cond(fresh.get(t), accessv1alpha1.TypeSynced); c.Reason != accessv1alpha1.ReasonRateLimited {
+		t.Errorf("Synced on a new object: %+v, want RateLimited", c)
 	}
 }
