@@ -41,6 +41,9 @@ type Observation struct {
 	UpToDate *Outcome
 	// Stuck explains a difference that is still there after a write, when the external knows why.
 	Stuck *Outcome
+	// Read is what the external read, for its own Update to build the write on without reading
+	// again (the loop never looks inside).
+	Read any
 }
 
 // Created is what a successful Create made.

@@ -82,7 +82,7 @@ func (e *External) Observe(ctx context.Context, obj *accessv1alpha1.ContactAcces
 		return reconciler.Observation{Exists: true, Result: &o}, nil
 	}
 	d, o := Effective(desired, observed, perms)
-	return reconciler.Observation{Exists: true, Diff: plan.HostUp(d, o, names).Differences}, nil
+	return reconciler.Observation{Exists: true, Diff: plan.HostUp(d, o, names).Differences, Read: perms}, nil
 }
 
 // Effective compares access as the contact has it: while an accessAll* flag is on in both
@@ -156,15 +156,18 @@ func (e *External) Create(ctx context.Context, obj *accessv1alpha1.ContactAccess
 	}, nil
 }
 
-// Update writes the desired permissions (a full replace) built on a fresh read.
-func (e *External) Update(ctx context.Context, obj *accessv1alpha1.ContactAccess, _ reconciler.Observation) error {
+// Update writes the desired permissions (a full replace) built on the read Observe just made
+// (read again only when there is none).
+func (e *External) Update(ctx context.Context, obj *accessv1alpha1.ContactAccess, obs reconciler.Observation) error {
 	id, _, err := contactID(obj)
 	if err != nil {
 		return err
 	}
-	perms, err := e.API.GetPermissions(ctx, id)
-	if err != nil {
-		return err
+	perms, ok := obs.Read.(*hostup.Permissions)
+	if !ok || perms == nil {
+		if perms, err = e.API.GetPermissions(ctx, id); err != nil {
+			return err
+		}
 	}
 	_, _, catalogue := Observed(perms)
 	desired, problems := Desired(obj.Spec.HostUp.Permissions, catalogue)
