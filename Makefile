@@ -63,6 +63,11 @@ bench: ## Scale benchmark against the fakes (defaults N=1000, M=100; ~7 min). AR
 	@assets="$${KUBEBUILDER_ASSETS:-$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-bins.sh)}" && \
 	  KUBEBUILDER_ASSETS="$$assets" $(GO) run ./hack/bench $(ARGS)
 
+.PHONY: soak
+soak: ## The fault soak at full size (300 objects; SOAK_PER_KIND=100 per kind). `make test` runs it with 30 per kind.
+	@assets="$${KUBEBUILDER_ASSETS:-$$(hack/envtest-bins.sh)}" && \
+	  KUBEBUILDER_ASSETS="$$assets" CONTACTSYNC_SOAK_PER_KIND=$(or $(SOAK_PER_KIND),100) $(GO) test -race -count=1 -timeout 30m ./controllers/ -ginkgo.focus="Reliability converges" -ginkgo.v
+
 .PHONY: killtest
 killtest: ## Kill the manager binary with SIGKILL 20 times during creates; check nothing is duplicated. Not in `make test`.
 	@assets="$${KUBEBUILDER_ASSETS:-$$(hack/envtest-bins.sh)}" && \

@@ -34,7 +34,7 @@ func onlyofficeProviderConfig(ns, name, url, user, password string) *accessv1alp
 				CredentialsSecretRef: accessv1alpha1.SecretReference{Name: name + "-creds"},
 			},
 			RateLimit:    &accessv1alpha1.RateLimit{RequestsPerSecond: 100, Burst: 100},
-			SyncInterval: &metav1.Duration{Duration: shortPoll},
+			SyncInterval: &metav1.Duration{Duration: declaredPoll},
 		},
 	}
 	Expect(k8sClient.Create(suiteCtx, pc)).To(Succeed())

@@ -64,7 +64,7 @@ var _ = Describe("Create outcomes", func() {
 	}
 
 	It("sends exactly one new invitation when the manager crashes between a re-invite and its id", func() {
-		setup(hostupfake.WithInviteTTL(6 * time.Second))
+		setup(hostupfake.WithInviteTTL(3 * time.Second))
 		var creates atomic.Int32
 		crash := func() error {
 			if creates.Add(1) == 2 { // the first invite passes; the re-invite "crashes"
@@ -102,7 +102,7 @@ var _ = Describe("A create HostUp refuses", func() {
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "refused"},
 			Spec: accessv1alpha1.ContactAccessSpec{
 				ProviderConfigRef: accessv1alpha1.ProviderConfigReference{Name: "hostup"},
-				SyncInterval:      &metav1.Duration{Duration: 10 * time.Second},
+				SyncInterval:      &metav1.Duration{Duration: 2 * declaredPoll},
 				HostUp: &accessv1alpha1.HostUpContactAccess{Contact: accessv1alpha1.HostUpContact{Create: &accessv1alpha1.HostUpNewContact{
 					FirstName: "Re", LastName: "Fused", Email: "refused@example.com",
 					PasswordSecretRef: accessv1alpha1.SecretKeySelector{Name: "pw", Key: "password"},
@@ -118,10 +118,10 @@ var _ = Describe("A create HostUp refuses", func() {
 			Expect(c.Message).NotTo(ContainSubstring("the object has been modified"), t)
 			Expect(c.Reason).NotTo(Equal(accessv1alpha1.ReasonProviderConfigNotReady), t)
 		}
-		// The first retry waits for the backoff (30 s, capped at the 10 s interval); our own
-		// annotation changes do not send another create.
-		Consistently(func() int { return fake.Calls("POST /api/teams") }).WithTimeout(5 * time.Second).
-			WithPolling(250 * time.Millisecond).Should(Equal(1))
+		// The first retry waits for the backoff (30 s, capped at the object's interval, here
+		// 2*shortPoll as the test manager runs it); our own annotation changes do not send another
+		// create.
+		Consistently(func() int { return fake.Calls("POST /api/teams") }).WithTimeout(3 * shortPoll / 2).Should(Equal(1))
 		Expect(fake.Contacts()).To(HaveLen(before), "nothing was created")
 		Expect(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(ca), ca)).To(Succeed())
 		_, pending := reconciler.CreatePending(ca)

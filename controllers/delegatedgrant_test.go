@@ -121,7 +121,7 @@ var _ = Describe("DelegatedGrant", func() {
 	})
 
 	It("expires by the clock and re-invites when asked", func() {
-		setup(hostupfake.WithInviteTTL(4 * time.Second))
+		setup(hostupfake.WithInviteTTL(2 * time.Second))
 		once := delegatedGrant(ns, "once", "once@example.com")
 		again := delegatedGrant(ns, "again", "again@example.com")
 		again.Spec.ReinviteOnExpiry = true

@@ -44,7 +44,7 @@ var _ = Describe("HostUp shapes", func() {
 			Expect(got.Domains).To(ConsistOf("21267"))
 			Expect(got.DNSZones).To(ConsistOf("3035"))
 			Expect(hostupWrites(fake)).To(Equal(writes + 1))
-			Consistently(func() int { return hostupWrites(fake) }).WithTimeout(3 * shortPoll).WithPolling(time.Second).
+			Consistently(func() int { return hostupWrites(fake) }).WithTimeout(3 * shortPoll).
 				Should(Equal(writes + 1))
 		})
 
@@ -82,7 +82,7 @@ var _ = Describe("HostUp shapes", func() {
 			Expect(k8sClient.Create(suiteCtx, ca)).To(Succeed())
 			waitReady(ca)
 			Expect(hostupWrites(fake)).To(Equal(writes + 1))
-			Consistently(func() int { return hostupWrites(fake) }).WithTimeout(3*shortPoll).WithPolling(time.Second).
+			Consistently(func() int { return hostupWrites(fake) }).WithTimeout(3*shortPoll).
 				Should(Equal(writes+1), "every poll after the first write must find nothing to do")
 		},
 		Entry("per-item flags only (the fake's default)"),
@@ -98,7 +98,7 @@ var _ = Describe("Deleting a HostUp contact with deletionPolicy Delete", func() 
 			Spec: accessv1alpha1.ContactAccessSpec{
 				ProviderConfigRef: accessv1alpha1.ProviderConfigReference{Name: "hostup"},
 				DeletionPolicy:    accessv1alpha1.DeletionDelete,
-				SyncInterval:      &metav1.Duration{Duration: 5 * time.Second},
+				SyncInterval:      &metav1.Duration{Duration: declaredPoll},
 				HostUp: &accessv1alpha1.HostUpContactAccess{Contact: accessv1alpha1.HostUpContact{Create: &accessv1alpha1.HostUpNewContact{
 					FirstName: "De", LastName: "Lete", Email: name + "@example.com",
 					PasswordSecretRef: accessv1alpha1.SecretKeySelector{Name: name + "-pw", Key: "password"},

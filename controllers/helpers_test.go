@@ -23,7 +23,15 @@ import (
 
 const (
 	testAPIKey   = "hu-test-key-0123456789abcdef"
-	shortPoll    = 5 * time.Second
+	// declaredPoll is the syncInterval the tests' ProviderConfigs declare: the smallest one
+	// admission accepts.
+	declaredPoll = 5 * time.Second
+	// timeDivisor: the test manager runs every poll interval this many times faster than
+	// declared (connection.Pool.IntervalDivisor), so per-poll properties are asserted over a few
+	// real polls without waiting on wall-clock seconds.
+	timeDivisor = 10
+	// shortPoll is the poll period the test manager really runs.
+	shortPoll    = declaredPoll / timeDivisor
 	eventuallyTO = 30 * time.Second
 )
 
@@ -65,7 +73,7 @@ func hostupProviderConfig(ns, name, url, key string) *accessv1alpha1.ProviderCon
 				APIKeySecretRef: accessv1alpha1.SecretKeySelector{Name: name + "-key", Key: "apiKey"},
 			},
 			RateLimit:    &accessv1alpha1.RateLimit{RequestsPerSecond: 100, Burst: 100},
-			SyncInterval: &metav1.Duration{Duration: shortPoll},
+			SyncInterval: &metav1.Duration{Duration: declaredPoll},
 		},
 	}
 	Expect(k8sClient.Create(suiteCtx, pc)).To(Succeed())

@@ -47,7 +47,7 @@ var _ = Describe("SIGKILL loop", func() {
 		createSecret(ns, "hostup-key", map[string]string{"apiKey": testAPIKey})
 		pc := &accessv1alpha1.ProviderConfig{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hostup"}, Spec: accessv1alpha1.ProviderConfigSpec{
 			HostUp:       &accessv1alpha1.HostUpProvider{BaseURL: url, APIKeySecretRef: accessv1alpha1.SecretKeySelector{Name: "hostup-key", Key: "apiKey"}},
-			SyncInterval: &metav1.Duration{Duration: shortPoll},
+			SyncInterval: &metav1.Duration{Duration: declaredPoll},
 		}}
 		Expect(k8sClient.Create(suiteCtx, pc)).To(Succeed())
 		createSecret(ns, "pw", map[string]string{"password": "Kill-Passw0rd"})

@@ -52,7 +52,7 @@ func (r *ProviderConfigReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, nil
 	}
 	orig := pc.DeepCopy()
-	interval := connection.SyncInterval(nil, pc)
+	interval := r.Pool.SyncInterval(nil, pc)
 	o, identity, err := r.verify(ctx, pc)
 	if err == nil && o.Kind == reconciler.KindReady && pc.Spec.HostUp != nil {
 		err = r.audit(ctx, pc, interval)

@@ -43,6 +43,8 @@ type Options struct {
 
 	// afterCreate (tests only) runs between a create call and the recording of its id.
 	afterCreate func() error
+	// intervalDivisor (tests only): see connection.Pool.IntervalDivisor.
+	intervalDivisor int
 }
 
 func (o Options) now() time.Time {
@@ -105,6 +107,8 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		HTTPClient: o.HTTPClient, Log: mgr.GetLogger().WithName("provider"),
 		Endpoints: connection.EndpointPolicy{AllowInsecureHTTP: o.AllowInsecureHTTP, AllowedHosts: hosts},
 		Secrets:   connection.SecretReader{Cached: mgr.GetClient(), Metadata: mgr.GetAPIReader()},
+
+		IntervalDivisor: o.intervalDivisor,
 	}
 	if err := (&ProviderConfigReconciler{Client: mgr.GetClient(), Pool: pool, Now: o.Now}).SetupWithManager(mgr, o); err != nil {
 		return fmt.Errorf("cannot set up the ProviderConfig controller: %w", err)

@@ -15,7 +15,9 @@ import (
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -90,7 +92,7 @@ func startManager() {
 	Expect(err).NotTo(HaveOccurred())
 	// The fakes listen on plain http on loopback: the test manager runs as the demo does, with
 	// --allow-insecure-http and an allow-list of 127.0.0.1 for both providers.
-	Expect(Setup(mgr, Options{MaxConcurrentReconciles: 4, AllowInsecureHTTP: true,
+	Expect(Setup(mgr, Options{MaxConcurrentReconciles: 4, AllowInsecureHTTP: true, intervalDivisor: timeDivisor,
 		AllowedHosts: map[string][]string{"hostup": {"127.0.0.1"}, "onlyoffice": {"127.0.0.1"}}, afterCreate: func() error {
 			if f := crashAfterCreate.Load(); f != nil {
 				return (*f)()
@@ -136,8 +138,26 @@ var _ = AfterSuite(func() {
 func newNamespace() string {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "t-"}}
 	Expect(k8sClient.Create(suiteCtx, ns)).To(Succeed())
-	DeferCleanup(func() { _ = k8sClient.Delete(context.Background(), ns) })
+	DeferCleanup(func() { purgeNamespace(ns.Name); _ = k8sClient.Delete(context.Background(), ns) })
 	return ns.Name
+}
+
+// purgeNamespace removes the objects of this API from ns without running their finalizers
+// (the test's fakes are closed by then). envtest runs no namespace controller, so without this
+// every object of every earlier test would keep polling for the rest of the suite.
+func purgeNamespace(ns string) {
+	ctx := context.Background()
+	for _, list := range []client.ObjectList{&accessv1alpha1.ContactAccessList{}, &accessv1alpha1.DelegatedGrantList{}, &accessv1alpha1.ProviderConfigList{}} {
+		if err := k8sClient.List(ctx, list, client.InNamespace(ns)); err != nil {
+			continue
+		}
+		_ = meta.EachListItem(list, func(o runtime.Object) error {
+			obj := o.(client.Object)
+			_ = k8sClient.Delete(ctx, obj)
+			_ = k8sClient.Patch(ctx, obj, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`)))
+			return nil
+		})
+	}
 }
 
 // syncBuffer collects every log line of the suite (controllers and clients, V(2) included),

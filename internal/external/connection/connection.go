@@ -77,6 +77,10 @@ type Pool struct {
 	Log        logr.Logger
 	// Endpoints says where credentials may be sent.
 	Endpoints EndpointPolicy
+	// IntervalDivisor (tests only) divides every poll interval the Pool hands out, so a suite
+	// runs the smallest syncInterval admission accepts (5 s) as a few hundred milliseconds and
+	// asserts per-poll behaviour without waiting on wall-clock time. 0 or 1: as declared.
+	IntervalDivisor int
 	// Secrets reads the credentials Secrets (opt-in label only). Its Cached reader defaults to
 	// the reader passed to Connect.
 	Secrets SecretReader
@@ -223,6 +227,15 @@ func SyncInterval(override *metav1.Duration, pc *accessv1alpha1.ProviderConfig) 
 	return reconciler.DefaultSyncInterval
 }
 
+// SyncInterval is SyncInterval as this Pool runs it (see IntervalDivisor).
+func (p *Pool) SyncInterval(override *metav1.Duration, pc *accessv1alpha1.ProviderConfig) time.Duration {
+	d := SyncInterval(override, pc)
+	if p.IntervalDivisor > 1 {
+		d /= time.Duration(p.IntervalDivisor)
+	}
+	return d
+}
+
 // ForObject finds the ProviderConfig named ref in namespace ns (never another namespace: no
 // confused deputy), checks that it is of the wanted provider and Ready, and returns its shared
 // connection and the object's poll interval (valid even on error). Every failure is an error
@@ -230,14 +243,14 @@ func SyncInterval(override *metav1.Duration, pc *accessv1alpha1.ProviderConfig) 
 func (p *Pool) ForObject(ctx context.Context, kube client.Reader, ns, ref string, want Provider, override *metav1.Duration) (*Connection, time.Duration, error) {
 	pc := &accessv1alpha1.ProviderConfig{}
 	if err := kube.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref}, pc); err != nil {
-		interval := SyncInterval(override, nil)
+		interval := p.SyncInterval(override, nil)
 		if apierrors.IsNotFound(err) {
 			return nil, interval, reconciler.Fail(reconciler.Stalled(accessv1alpha1.ReasonProviderConfigNotFound,
 				fmt.Sprintf("ProviderConfig %q not found in namespace %q (objects can only use a ProviderConfig of their own namespace)", ref, ns), false))
 		}
 		return nil, interval, reconciler.Fail(reconciler.Retrying(accessv1alpha1.ReasonAPIError, fmt.Sprintf("cannot get ProviderConfig %q: %v", ref, err)))
 	}
-	interval := SyncInterval(override, pc)
+	interval := p.SyncInterval(override, pc)
 	got := OnlyOffice
 	if pc.Spec.HostUp != nil {
 		got = HostUp
