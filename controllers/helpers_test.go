@@ -22,7 +22,7 @@ import (
 )
 
 const (
-	testAPIKey   = "hu-test-key-0123456789abcdef"
+	testAPIKey = "hu-test-key-0123456789abcdef"
 	// declaredPoll is the syncInterval the tests' ProviderConfigs declare: the smallest one
 	// admission accepts.
 	declaredPoll = 5 * time.Second
