@@ -29,7 +29,7 @@ const (
 	// timeDivisor: the test manager runs every poll interval this many times faster than
 	// declared (connection.Pool.IntervalDivisor), so per-poll properties are asserted over a few
 	// real polls without waiting on wall-clock seconds.
-	timeDivisor = 10
+	timeDivisor = 20
 	// shortPoll is the poll period the test manager really runs.
 	shortPoll    = declaredPoll / timeDivisor
 	eventuallyTO = 30 * time.Second

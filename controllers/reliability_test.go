@@ -109,7 +109,7 @@ var _ = Describe("Reliability", func() {
 		for _, o := range objs {
 			Expect(k8sClient.Create(suiteCtx, o)).To(Succeed())
 		}
-		Eventually(readyOrStalled(objs)).WithTimeout(5 * time.Minute).WithPolling(2 * time.Second).Should(BeEmpty())
+		Eventually(readyOrStalled(objs)).WithTimeout(5 * time.Minute).WithPolling(200 * time.Millisecond).Should(BeEmpty())
 		hu.ClearFaults()
 		off.SetFaults(oo.Faults{})
 
