@@ -50,9 +50,7 @@ envtest: ## Build (once, cached) kube-apiserver and etcd for envtest and print t
 
 .PHONY: test
 test: manifests generate vet kustomize ## Run every test (builds the envtest binaries on first use).
-	@assets="$${KUBEBUILDER_ASSETS:-$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-bins.sh)}" && \
-	  echo "KUBEBUILDER_ASSETS=$$assets" && \
-	  KUBEBUILDER_ASSETS="$$assets" $(GO) test -race -count=1 -timeout 30m ./... $(TEST_ARGS)
+	@ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) GO=$(GO) hack/test.sh $(TEST_ARGS)
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each (default 60s). Not part of `make test`.

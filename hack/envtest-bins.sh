@@ -14,6 +14,7 @@
 # ENVTEST_CACHE_DIR (default ${XDG_CACHE_HOME:-$HOME/.cache}/contactsync/envtest),
 # ENVTEST_DOWNLOAD=0 to skip the release download and always build,
 # ENVTEST_WITH_KUBECTL=1 to provide kubectl too (only the demo uses it).
+# With --cached it only prints the folder when the binaries are there, else exits 1.
 set -euo pipefail
 
 k8s="${ENVTEST_K8S_VERSION:-1.37.2}"
@@ -41,6 +42,7 @@ if have_all; then
   echo "$dir"
   exit 0
 fi
+[ "${1:-}" = --cached ] && exit 1   # only asked whether they are there
 
 work="$(mktemp -d)"
 ticker=""
