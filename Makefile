@@ -67,9 +67,9 @@ soak: ## The fault soak at full size (300 objects; SOAK_PER_KIND=100 per kind). 
 	  KUBEBUILDER_ASSETS="$$assets" CONTACTSYNC_SOAK_PER_KIND=$(or $(SOAK_PER_KIND),100) $(GO) test -race -count=1 -timeout 30m ./controllers/ -ginkgo.focus="Reliability converges" -ginkgo.v
 
 .PHONY: killtest
-killtest: ## Kill the manager binary with SIGKILL 20 times during creates; check nothing is duplicated. Not in `make test`.
+killtest: ## Kill the manager binary with SIGKILL 20 times (KILLS=n) during creates; check nothing is duplicated. Not in `make test`.
 	@assets="$${KUBEBUILDER_ASSETS:-$$(hack/envtest-bins.sh)}" && \
-	  KUBEBUILDER_ASSETS="$$assets" $(GO) test -count=1 -tags killtest -timeout 20m ./controllers/ -ginkgo.focus="SIGKILL loop" -ginkgo.v
+	  KUBEBUILDER_ASSETS="$$assets" CONTACTSYNC_KILLS=$(or $(KILLS),20) $(GO) test -count=1 -tags killtest -timeout 20m ./controllers/ -ginkgo.focus="SIGKILL loop" -ginkgo.v
 
 .PHONY: demo
 demo: ## Run the product on an embedded default (see README).
