@@ -143,9 +143,13 @@ func newNamespace() string {
 }
 
 // purgeNamespace removes the objects of this API from ns without running their finalizers
-// (the test's fakes are closed by then). envtest runs no namespace controller, so without this
-// every object of every earlier test would keep polling for the rest of the suite.
+// (the test's fakes are closed by then), after checking that none of them holds a credential
+// (the suite's leak check at the end can no longer see them). envtest runs no namespace
+// controller, so without this every object of every earlier test would keep polling for the
+// rest of the suite.
 func purgeNamespace(ns string) {
+	GinkgoHelper()
+	expectNoSecretsIn("", ns)
 	ctx := context.Background()
 	for _, list := range []client.ObjectList{&accessv1alpha1.ContactAccessList{}, &accessv1alpha1.DelegatedGrantList{}, &accessv1alpha1.ProviderConfigList{}} {
 		if err := k8sClient.List(ctx, list, client.InNamespace(ns)); err != nil {

@@ -215,9 +215,9 @@ func (p *Pool) build(pc *accessv1alpha1.ProviderConfig, secret *corev1.Secret) (
 	return conn, nil
 }
 
-// SyncInterval is the poll period of an object: its own override, else its ProviderConfig's,
-// else the default.
-func SyncInterval(override *metav1.Duration, pc *accessv1alpha1.ProviderConfig) time.Duration {
+// declaredInterval is the poll period of an object as declared: its own override, else its
+// ProviderConfig's, else the default.
+func declaredInterval(override *metav1.Duration, pc *accessv1alpha1.ProviderConfig) time.Duration {
 	switch {
 	case override != nil && override.Duration > 0:
 		return override.Duration
@@ -227,9 +227,10 @@ func SyncInterval(override *metav1.Duration, pc *accessv1alpha1.ProviderConfig) 
 	return reconciler.DefaultSyncInterval
 }
 
-// SyncInterval is SyncInterval as this Pool runs it (see IntervalDivisor).
+// SyncInterval is the poll period of an object as this Pool runs it: the declared one (see
+// declaredInterval), divided by IntervalDivisor in tests.
 func (p *Pool) SyncInterval(override *metav1.Duration, pc *accessv1alpha1.ProviderConfig) time.Duration {
-	d := SyncInterval(override, pc)
+	d := declaredInterval(override, pc)
 	if p.IntervalDivisor > 1 {
 		d /= time.Duration(p.IntervalDivisor)
 	}
