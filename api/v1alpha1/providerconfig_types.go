@@ -67,10 +67,10 @@ type RateLimit struct {
 	// +kubebuilder:default=10
 	// +optional
 	RequestsPerSecond int32 `json:"requestsPerSecond,omitempty"`
-	// Burst of requests allowed above the steady rate.
+	// Burst of requests allowed above the steady rate. Unset: 10 for HostUp; 1 for ONLYOFFICE,
+	// whose limit counts requests in fixed windows (a burst would overrun a window).
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000
-	// +kubebuilder:default=10
 	// +optional
 	Burst int32 `json:"burst,omitempty"`
 }

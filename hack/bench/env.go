@@ -110,7 +110,8 @@ func start(ctx context.Context, cfg *config) (*bench, error) {
 	progress("serving the fakes on loopback (latency %s, %d req/s per account)", cfg.Latency, cfg.ServerRPS)
 	b.hu = hostupfake.New(hostupfake.WithAPIKey(hostupKey), hostupfake.WithRateLimit(float64(cfg.ServerRPS), cfg.ServerRPS))
 	b.hu.SetFaults(hostupfake.Faults{Latency: cfg.Latency})
-	b.oo = onlyofficefake.New(onlyofficefake.WithRateLimit(cfg.ServerRPS, time.Second),
+	// ONLYOFFICE's documented limit is a count per fixed window (500 per 10 s per IP).
+	b.oo = onlyofficefake.New(onlyofficefake.WithRateLimit(int(float64(cfg.ServerRPS)*cfg.OOWindow.Seconds()), cfg.OOWindow),
 		onlyofficefake.WithFaults(onlyofficefake.Faults{Latency: cfg.Latency}))
 	if err := b.seedFakes(); err != nil {
 		b.stop()

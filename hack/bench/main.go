@@ -48,6 +48,9 @@ type config struct {
 	MatchFraction float64       `json:"matchFraction"`
 	Samples       int           `json:"latencySamples"`
 	Restart       bool          `json:"restart"`
+	Fairness      int           `json:"fairnessObjects"`
+	OOWindow      time.Duration `json:"-"`
+	Sweep         string        `json:"-"`
 	Timeout       time.Duration `json:"-"`
 	JSONOnly      bool          `json:"-"`
 	CRDDir        string        `json:"-"`
@@ -64,8 +67,11 @@ func parseFlags() (*config, error) {
 	flag.IntVar(&c.N, "n", 1000, "ContactAccess objects (half HostUp, half ONLYOFFICE).")
 	flag.IntVar(&c.M, "m", 100, "DelegatedGrants (HostUp account).")
 	flag.DurationVar(&c.Latency, "latency", 20*time.Millisecond, "Latency the fakes add to every request.")
-	flag.IntVar(&c.ServerRPS, "server-rps", 20, "Server-side rate limit per account, requests/s (HostUp: token bucket, burst = rps, 429; ONLYOFFICE: fixed 1 s window, 503). The ProviderConfigs' rateLimit.requestsPerSecond is set to the same value.")
-	flag.IntVar(&c.ClientBurst, "client-burst", 0, "ProviderConfig rateLimit.burst (0: unset, the controller's default 10).")
+	flag.IntVar(&c.ServerRPS, "server-rps", 20, "Server-side rate limit per account, requests/s (HostUp: token bucket, burst = rps, 429; ONLYOFFICE: rps × -oo-window requests per fixed window, 503). The ProviderConfigs' rateLimit.requestsPerSecond is set to the same value.")
+	flag.DurationVar(&c.OOWindow, "oo-window", 10*time.Second, "The ONLYOFFICE fake's fixed rate-limit window (documented: 500 requests per 10 s); it allows server-rps × window requests per window.")
+	flag.IntVar(&c.ClientBurst, "client-burst", 0, "ProviderConfig rateLimit.burst (0: unset, the controller's default: 10 for HostUp, 1 for ONLYOFFICE).")
+	flag.IntVar(&c.Fairness, "fairness", 200, "Objects per group in the fairness scenario (two more HostUp accounts, one answering Retry-After: 3600 to every call); 0 skips it.")
+	flag.StringVar(&c.Sweep, "sweep", "", "Comma-separated sizes, e.g. 100,1000,10000: run the benchmark once per size N (M = N/10, convergence only) in a fresh process each and print the scale table.")
 	flag.IntVar(&c.Concurrency, "concurrency", 16, "controllers.Options.MaxConcurrentReconciles (per kind); 16 is the manager's default.")
 	flag.IntVar(&c.Steady, "steady", 3, "Poll periods (-sync-interval) to observe the steady state (0 skips it).")
 	flag.DurationVar(&c.SyncInterval, "sync-interval", time.Minute, "ProviderConfig syncInterval (poll period; at least 5s).")
@@ -92,6 +98,9 @@ func parseFlags() (*config, error) {
 	case c.Concurrency < 1:
 		return nil, errors.New("-concurrency must be at least 1")
 	}
+	if c.OOWindow < time.Second {
+		return nil, errors.New("-oo-window must be at least 1s")
+	}
 	c.LatencyText, c.SyncIntervalText = c.Latency.String(), c.SyncInterval.String()
 	return c, nil
 }
@@ -111,6 +120,9 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(exitSetup)
+	}
+	if cfg.Sweep != "" {
+		os.Exit(sweep(cfg))
 	}
 	// Ctrl-C or SIGTERM ends the run like a timeout: the report so far is printed and the
 	// control plane is stopped.

@@ -74,6 +74,13 @@ func printTable(out io.Writer, r *report) {
 		fmt.Fprintf(w, "onlyoffice samples ms\t%v\n", l.OnlyOff)
 		_ = w.Flush()
 	}
+	if f := r.Fairness; f != nil {
+		fmt.Fprintf(w, "\nFAIRNESS (two more HostUp accounts; one answers 429 Retry-After: 3600 to every call)\t\n")
+		fmt.Fprintf(w, "healthy account, %d objects alone\t%.1f s\n", f.Objects, f.AloneSeconds)
+		fmt.Fprintf(w, "healthy account, %d new objects beside %d of the broken one\t%.1f s (%.2f× alone; converged %v)\n", f.Objects, f.Objects, f.BesideSeconds, f.Ratio, f.Converged)
+		fmt.Fprintf(w, "calls that reached the broken account\t%d (%d of its objects report RateLimited)\n", f.BrokenCalls, f.BrokenRateLimited)
+		_ = w.Flush()
+	}
 	fmt.Fprintf(w, "\nprocess at the end: peak RSS %.0f MiB, CPU %.1f s (manager + fakes + benchmark client; kube-apiserver and etcd are separate processes)\n",
 		r.Process.PeakRSSMiB, r.Process.CPUSeconds)
 	if r.Error != "" {

@@ -26,6 +26,7 @@ type report struct {
 	Steady   *steadyReport   `json:"steady,omitempty"`
 	Restart  *restartReport  `json:"restart,omitempty"`
 	Latency  *latencyReport  `json:"applyToReady,omitempty"`
+	Fairness *fairnessReport `json:"fairness,omitempty"`
 	Process  process         `json:"process"` // at the end of the run
 	Error    string          `json:"error,omitempty"`
 }
@@ -206,6 +207,13 @@ func run(ctx context.Context, cfg *config) (rep *report, err error) {
 			return rep, fmt.Errorf("restart: %w", werr)
 		}
 		progress("restart: every object synced after %.1fs, %v writes", rep.Restart.Seconds, rep.Restart.Writes)
+	}
+	if cfg.Fairness > 0 {
+		fr, err := b.fairness(ctx, cfg.Fairness)
+		rep.Fairness = fr
+		if err != nil {
+			return rep, err
+		}
 	}
 
 	return rep, nil

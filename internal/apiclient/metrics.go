@@ -39,8 +39,16 @@ var (
 		Help:    "Time requests spent waiting in the client-side rate limiter.",
 		Buckets: []float64{0, .01, .05, .1, .5, 1, 5, 30, 120},
 	}, []string{"provider"})
+
+	// DeferredTotal counts calls not sent because their account had to wait longer than a
+	// reconcile may hold a worker: the reconcile went back to its queue for the time the
+	// limiter gave ("paced": the client's own rate; "paused": the server asked to wait).
+	DeferredTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "contactsync_api_deferred_total",
+		Help: "Calls not sent because the account had to wait; the reconcile was requeued for the time its rate limit allows (reason paced or paused).",
+	}, []string{"provider", "reason"})
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(RequestsTotal, RequestDuration, RateLimitedTotal, LimiterWaitSeconds)
+	ctrlmetrics.Registry.MustRegister(RequestsTotal, RequestDuration, RateLimitedTotal, LimiterWaitSeconds, DeferredTotal)
 }

@@ -67,6 +67,13 @@ func (t *Transport) Do(ctx context.Context, op string, req *http.Request) (*Resp
 	if t.Limiter != nil {
 		start := time.Now()
 		if err := t.Limiter.Wait(ctx); err != nil {
+			if we := AsWait(err); we != nil {
+				reason := "paced"
+				if we.Paused {
+					reason = "paused"
+				}
+				DeferredTotal.WithLabelValues(t.Provider, reason).Inc()
+			}
 			return nil, NotSent(fmt.Errorf("cannot %s: waiting for the rate limiter: %w", op, err))
 		}
 		LimiterWaitSeconds.WithLabelValues(t.Provider).Observe(time.Since(start).Seconds())

@@ -48,6 +48,27 @@ const unknownExpiryTTL = time.Hour
 // maxRetryAfter is the project's one cap on a server's Retry-After (apiclient.MaxRetryAfter).
 const maxRetryAfter = apiclient.MaxRetryAfter
 
+// RateWindow is the window ONLYOFFICE counts requests in: "up to 500 requests per 10 s per IP
+// per account", then 503 with Retry-After [DOC api.onlyoffice.com/portals/basic; the
+// self-hosted server has no such limit, so this is the SaaS front end's]. NewLimiter paces a
+// client to RequestsPerSecond × RateWindow per window.
+const RateWindow = 10 * time.Second
+
+// rateWindowMargin widens the client's window so that the spread of network latency cannot
+// put one request too many into one of the server's windows.
+const rateWindowMargin = 100 * time.Millisecond
+
+// NewLimiter returns the limiter of one portal: rps requests per second with the given burst
+// (ONLYOFFICE's default is 1: it counts requests in fixed windows, so a burst would overrun
+// one), and never more than rps × RateWindow requests in any RateWindow.
+func NewLimiter(rps float64, burst int) *apiclient.Limiter {
+	lim := apiclient.NewLimiter(rps, burst)
+	if rps > 0 {
+		lim.SetWindow(int(rps*RateWindow.Seconds()), RateWindow, rateWindowMargin)
+	}
+	return lim
+}
+
 // Config configures a Client.
 type Config struct {
 	BaseURL            string // portal root, e.g. https://portal.example.com ; client appends /api/2.0/...
@@ -141,7 +162,7 @@ func New(cfg Config) (*Client, error) {
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	lim := cfg.Limiter
 	if lim == nil {
-		lim = apiclient.NewLimiter(cfg.RequestsPerSecond, cfg.Burst)
+		lim = NewLimiter(cfg.RequestsPerSecond, cfg.Burst)
 	}
 	now := cfg.Now
 	if now == nil {

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
+	"github.com/contactsync/contactsync/internal/apiclient"
 	"github.com/contactsync/contactsync/internal/hostup"
 	"github.com/contactsync/contactsync/internal/onlyoffice"
 )
@@ -143,7 +144,7 @@ func Classify(err error) Outcome {
 		return Stalled(accessv1alpha1.ReasonForbidden, err.Error(), true)
 	case hostup.IsAuth(err), onlyoffice.IsAuth(err):
 		return Stalled(accessv1alpha1.ReasonCredentialsRejected, err.Error()+": check the credentials in the Secret", true)
-	case RetryAfter(err) > 0:
+	case RetryAfter(err) > 0, apiclient.AsWait(err) != nil:
 		return Retrying(accessv1alpha1.ReasonRateLimited, err.Error())
 	}
 	return Retrying(accessv1alpha1.ReasonAPIError, err.Error())
@@ -156,5 +157,10 @@ func hostupForbidden(err error) bool {
 
 // RetryAfter is how long a provider asked us to wait, zero if it did not.
 func RetryAfter(err error) time.Duration {
-	return max(hostup.RetryAfter(err), onlyoffice.RetryAfter(err))
+	d := max(hostup.RetryAfter(err), onlyoffice.RetryAfter(err))
+	if we := apiclient.AsWait(err); we != nil {
+		// Not sent: the account is paused (an earlier answer said Retry-After) or paced.
+		d = max(d, time.Until(we.Until), time.Millisecond)
+	}
+	return d
 }

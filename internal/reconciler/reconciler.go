@@ -13,12 +13,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
+	"github.com/contactsync/contactsync/internal/apiclient"
 )
 
 // DefaultSyncInterval is the poll period when neither the object nor its ProviderConfig sets one.
@@ -69,8 +72,15 @@ type result struct {
 	skipStatus bool
 }
 
-// fail records an error: terminal ones stall, others retry (honouring Retry-After).
+// fail records an error: terminal ones stall, others retry (honouring Retry-After). A call
+// the account's limiter handed back (its token lies ahead) learnt nothing: the status stays
+// and the object comes back when its token is due, holding no worker meanwhile.
 func (r *result) fail(err error) {
+	if we := apiclient.AsWait(err); we != nil && !we.Paused {
+		r.skipStatus = true
+		r.retryAfter = max(time.Until(we.Until), time.Millisecond)
+		return
+	}
 	r.out = Classify(err)
 	if r.out.Kind == KindRetrying {
 		if ra := RetryAfter(err); ra > 0 {
@@ -95,6 +105,9 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	orig := obj.DeepCopyObject().(T)
+	// The account's limiter may hand the first call of this reconcile back instead of holding
+	// the worker (apiclient.Limiter); the ticket names the object so its token waits for it.
+	ctx = apiclient.WithTicket(ctx, fmt.Sprintf("%T/%s", obj, req.NamespacedName))
 	if !obj.GetDeletionTimestamp().IsZero() {
 		return r.delete(ctx, obj, orig)
 	}
@@ -319,7 +332,9 @@ func (r *Reconciler[T]) complete(ctx context.Context, obj, orig T, res result) (
 		return ctrl.Result{RequeueAfter: delay}, nil
 	}
 	r.retries.Forget(key)
-	return ctrl.Result{RequeueAfter: Jitter(res.interval)}, nil
+	// A periodic poll goes behind new objects and spec changes (controller-runtime's priority
+	// queue serves higher priorities first; events keep the default priority 0).
+	return ctrl.Result{RequeueAfter: Jitter(res.interval), Priority: ptr.To(handler.LowPriority)}, nil
 }
 
 // quietRateLimit reports whether res is a rate-limited poll of an object that is Ready and

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
 	"github.com/contactsync/contactsync/internal/apiclient"
@@ -518,5 +519,53 @@ func TestRateLimitedPollOfAReadyObjectWritesNothing(t *testing.T) {
 	fresh.reconcile(t)
 	if c := cond(fresh.get(t), accessv1alpha1.TypeSynced); c.Reason != accessv1alpha1.ReasonRateLimited {
 		t.Errorf("Synced on a new object: %+v, want RateLimited", c)
+	}
+}
+
+// An account that must wait hands the reconcile back (apiclient.Limiter): it returns at once,
+// comes back when its token is due, and writes nothing meanwhile; a server-ordered pause is
+// reported like a rate-limited answer.
+func TestAccountThatMustWaitHoldsNoWorker(t *testing.T) {
+	paced := &fakeExternal{observeErr: apiclient.NotSent(fmt.Errorf("cannot get contact: %w", &apiclient.WaitError{Until: time.Now().Add(3 * time.Second)}))}
+	e := newEnv(t, paced, &ca{})
+	res := e.reconcile(t)
+	if res.RequeueAfter <= 2*time.Second || res.RequeueAfter > 3*time.Second {
+		t.Errorf("RequeueAfter = %v, want the time the limiter gave (~3s)", res.RequeueAfter)
+	}
+	if res.Priority != nil {
+		t.Errorf("Priority = %d, want the request's own kept (nil): a new object handed back stays ahead of polls", *res.Priority)
+	}
+	if got := e.get(t); len(got.Status.Conditions) != 0 {
+		t.Errorf("a handed-back reconcile wrote conditions: %+v", got.Status.Conditions)
+	}
+	if e.events() != "" {
+		t.Error("a handed-back reconcile emitted an event")
+	}
+
+	paused := &fakeExternal{observeErr: apiclient.NotSent(fmt.Errorf("cannot get contact: %w", &apiclient.WaitError{Until: time.Now().Add(time.Hour), Paused: true}))}
+	p := newEnv(t, paused, &ca{})
+	res = p.reconcile(t)
+	if res.RequeueAfter < 59*time.Minute {
+		t.Errorf("paused: RequeueAfter = %v, want the end of the pause", res.RequeueAfter)
+	}
+	if c := cond(p.get(t), accessv1alpha1.TypeSynced); c.Reason != accessv1alpha1.ReasonRateLimited {
+		t.Errorf("paused: Synced = %+v, want RateLimited", c)
+	}
+}
+
+// A periodic poll goes behind new objects and spec changes in the priority queue.
+func TestPollsAreLowPriority(t *testing.T) {
+	e := newEnv(t, &fakeExternal{exists: true}, &ca{})
+	res := e.reconcile(t)
+	if res.Priority == nil || *res.Priority != handler.LowPriority {
+		t.Fatalf("Priority of the next poll = %v, want handler.LowPriority", res.Priority)
+	}
+	if res.RequeueAfter < 9*time.Second || res.RequeueAfter > 11*time.Second {
+		t.Errorf("RequeueAfter = %v, want the interval ±10%%", res.RequeueAfter)
+	}
+	// A retry keeps the request's priority (an error on a new object is not a poll).
+	r := newEnv(t, &fakeExternal{observeErr: errors.New("boom")}, &ca{})
+	if res := r.reconcile(t); res.Priority != nil {
+		t.Errorf("retry Priority = %d, want the request's own", *res.Priority)
 	}
 }

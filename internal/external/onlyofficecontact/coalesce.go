@@ -9,13 +9,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/contactsync/contactsync/internal/apiclient"
 	"github.com/contactsync/contactsync/internal/onlyoffice"
 )
 
 // Coalescing defaults: how long the first write of a batch waits for others with the same
-// access, and how many contacts one bulk PUT carries.
+// access while the account is busy, and how many contacts one bulk PUT carries. On an idle
+// account a write is sent at once (waiting would only add latency: nobody else is writing);
+// on a busy one (calls queued in its limiter, reconciles waiting for tokens) the reconciles
+// that write reach their write step a few per second, and a window of half a second gathers
+// those with the same access into one bulk PUT.
 const (
-	coalesceWindow = 25 * time.Millisecond
+	coalesceWindow = 500 * time.Millisecond
 	coalesceChunk  = 50
 )
 
@@ -31,9 +36,13 @@ type accessBatcher struct {
 	api    onlyoffice.API
 	window time.Duration
 	chunk  int
+	// busy says whether to wait the window (nil: always).
+	busy func() bool
 
 	mu      sync.Mutex
 	pending map[string]*accessBatch
+	// flying counts batches being sent.
+	flying int
 }
 
 type accessBatch struct {
@@ -44,7 +53,11 @@ type accessBatch struct {
 }
 
 func newAccessBatcher(api onlyoffice.API) *accessBatcher {
-	return &accessBatcher{api: api, window: coalesceWindow, chunk: coalesceChunk, pending: map[string]*accessBatch{}}
+	b := &accessBatcher{api: api, window: coalesceWindow, chunk: coalesceChunk, pending: map[string]*accessBatch{}}
+	if l, ok := api.(interface{ Limiter() *apiclient.Limiter }); ok && l.Limiter() != nil {
+		b.busy = l.Limiter().Busy
+	}
+	return b
 }
 
 func accessKey(shared bool, managers []string) string {
@@ -61,7 +74,13 @@ func (b *accessBatcher) Set(ctx context.Context, id int64, shared bool, managers
 	if batch == nil {
 		batch = &accessBatch{shared: shared, managers: slices.Clone(managers), waiters: map[int64][]chan error{}, full: make(chan struct{})}
 		b.pending[key] = batch
-		go b.flushAfter(key, batch)
+		// Alone on an idle account (no other batch waiting or being sent, no calls queued):
+		// send at once.
+		window := b.window
+		if b.busy != nil && len(b.pending) == 1 && b.flying == 0 && !b.busy() {
+			window = 0
+		}
+		go b.flushAfter(key, batch, window)
 	}
 	batch.waiters[id] = append(batch.waiters[id], done)
 	if len(batch.waiters) >= b.chunk {
@@ -78,8 +97,8 @@ func (b *accessBatcher) Set(ctx context.Context, id int64, shared bool, managers
 	}
 }
 
-func (b *accessBatcher) flushAfter(key string, batch *accessBatch) {
-	t := time.NewTimer(b.window)
+func (b *accessBatcher) flushAfter(key string, batch *accessBatch, window time.Duration) {
+	t := time.NewTimer(window)
 	select {
 	case <-t.C:
 	case <-batch.full:
@@ -89,8 +108,12 @@ func (b *accessBatcher) flushAfter(key string, batch *accessBatch) {
 	if b.pending[key] == batch {
 		delete(b.pending, key)
 	}
+	b.flying++
 	b.mu.Unlock()
 	b.flush(batch)
+	b.mu.Lock()
+	b.flying--
+	b.mu.Unlock()
 }
 
 // flush sends the batch in chunks. It runs detached from any one caller's context, bounded by

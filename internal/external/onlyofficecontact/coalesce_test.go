@@ -125,3 +125,30 @@ func TestAccessBatcher(t *testing.T) {
 		})
 	}
 }
+
+// On an idle account a write is sent at once; on a busy one it waits the window for others.
+func TestCoalesceWaitsOnlyWhenBusy(t *testing.T) {
+	for name, tc := range map[string]struct {
+		busy     bool
+		wantWait bool
+	}{
+		"idle: sent at once":      {busy: false, wantWait: false},
+		"busy: waits for company": {busy: true, wantWait: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := &portal{access: map[int64]string{}}
+			b := newAccessBatcher(p)
+			const window = 400 * time.Millisecond
+			b.window = window
+			b.busy = func() bool { return tc.busy }
+			start := time.Now()
+			if err := b.Set(context.Background(), 1, false, []string{"a"}); err != nil {
+				t.Fatal(err)
+			}
+			waited := time.Since(start) >= window
+			if waited != tc.wantWait {
+				t.Errorf("the write took %s; waited the %s window: %v, want %v", time.Since(start), window, waited, tc.wantWait)
+			}
+		})
+	}
+}

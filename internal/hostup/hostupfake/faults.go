@@ -46,6 +46,9 @@ type Fault struct {
 	// cannot tell that its write happened (the case that makes blind retries duplicate).
 	AfterApply bool
 	Latency    time.Duration
+	// RetryAfter is the Retry-After header of a programmed 429 ("1" when empty), e.g. "3600"
+	// for an account that turns every caller away for an hour.
+	RetryAfter string
 }
 
 type programmed struct {
@@ -266,8 +269,12 @@ func (s *Server) writeFaultStatus(w http.ResponseWriter, f Fault) {
 		return
 	}
 	if f.Status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", "1")
-		s.writeTooMany(w, "1")
+		ra := f.RetryAfter
+		if ra == "" {
+			ra = "1"
+		}
+		w.Header().Set("Retry-After", ra)
+		s.writeTooMany(w, ra)
 		return
 	}
 	s.writeError(w, f.Status, "Injected fault")
