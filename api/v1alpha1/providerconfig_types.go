@@ -67,8 +67,9 @@ type RateLimit struct {
 	// +kubebuilder:default=10
 	// +optional
 	RequestsPerSecond int32 `json:"requestsPerSecond,omitempty"`
-	// Burst of requests allowed above the steady rate. Unset: 10 for HostUp; 1 for ONLYOFFICE,
-	// whose limit counts requests in fixed windows (a burst would overrun a window).
+	// Burst of requests allowed above the steady rate. Unset: 10 for HostUp; 3 for ONLYOFFICE
+	// (one reconcile's read, write and verify read), whose client is also held to
+	// requestsPerSecond × 10 requests in any 10 s, the portal's documented window.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000
 	// +optional

@@ -43,10 +43,11 @@ func (b *bench) fairness(ctx context.Context, k int) (*fairnessReport, error) {
 	healthy, broken := b.newHostUpFake(), b.newHostUpFake()
 	var healthyIDs, brokenIDs []int64
 	for i := range 2 * k {
-		healthyIDs = append(healthyIDs, b.seedMatching(healthy, i))
+		// Object i of either healthy group is the i%k-th of its group: seed its rights so.
+		healthyIDs = append(healthyIDs, b.seedMatching(healthy, i, i%k))
 	}
 	for i := range k {
-		brokenIDs = append(brokenIDs, b.seedMatching(broken, i))
+		brokenIDs = append(brokenIDs, b.seedMatching(broken, i, i))
 	}
 	var urls []string
 	for _, f := range []*hostupfake.Server{healthy, broken} {
@@ -122,9 +123,9 @@ func (b *bench) newHostUpFake() *hostupfake.Server {
 	return f
 }
 
-// seedMatching adds a contact whose rights already match fairObject.
-func (b *bench) seedMatching(f *hostupfake.Server, i int) int64 {
-	id := f.AddContact(hostupfake.Contact{FirstName: "Fair", LastName: fmt.Sprint(i), Email: fmt.Sprintf("f%d@bench.example", i)})
+// seedMatching adds contact n whose rights already match fairObject's object i.
+func (b *bench) seedMatching(f *hostupfake.Server, n, i int) int64 {
+	id := f.AddContact(hostupfake.Contact{FirstName: "Fair", LastName: fmt.Sprint(n), Email: fmt.Sprintf("f%d@bench.example", n)})
 	_ = f.SetContactPermissions(id, hostupfake.Permissions{Services: []string{hostupServices[i%3]}, Domains: []string{"21266"}, CanViewInvoices: true})
 	return id
 }

@@ -69,7 +69,7 @@ func parseFlags() (*config, error) {
 	flag.DurationVar(&c.Latency, "latency", 20*time.Millisecond, "Latency the fakes add to every request.")
 	flag.IntVar(&c.ServerRPS, "server-rps", 20, "Server-side rate limit per account, requests/s (HostUp: token bucket, burst = rps, 429; ONLYOFFICE: rps × -oo-window requests per fixed window, 503). The ProviderConfigs' rateLimit.requestsPerSecond is set to the same value.")
 	flag.DurationVar(&c.OOWindow, "oo-window", 10*time.Second, "The ONLYOFFICE fake's fixed rate-limit window (documented: 500 requests per 10 s); it allows server-rps × window requests per window.")
-	flag.IntVar(&c.ClientBurst, "client-burst", 0, "ProviderConfig rateLimit.burst (0: unset, the controller's default: 10 for HostUp, 1 for ONLYOFFICE).")
+	flag.IntVar(&c.ClientBurst, "client-burst", 0, "ProviderConfig rateLimit.burst (0: unset, the controller's default: 10 for HostUp, 3 for ONLYOFFICE).")
 	flag.IntVar(&c.Fairness, "fairness", 200, "Objects per group in the fairness scenario (two more HostUp accounts, one answering Retry-After: 3600 to every call); 0 skips it.")
 	flag.StringVar(&c.Sweep, "sweep", "", "Comma-separated sizes, e.g. 100,1000,10000: run the benchmark once per size N (M = N/10, convergence only) in a fresh process each and print the scale table.")
 	flag.IntVar(&c.Concurrency, "concurrency", 16, "controllers.Options.MaxConcurrentReconciles (per kind); 16 is the manager's default.")

@@ -29,6 +29,7 @@ type snapshot struct {
 	k8s        map[string]float64 // rest_client_requests_total by method (this process: manager + bench)
 	fakeCalls  map[string]int     // requests that arrived at each fake, by provider
 	fakeWrites map[string]int     // the fakes' Writes()
+	deferred   float64            // contactsync_api_deferred_total: reconciles handed back by a limiter
 }
 
 func (b *bench) snap() snapshot {
@@ -60,6 +61,8 @@ func (b *bench) snap() snapshot {
 				s.reconciles[l["controller"]] += v
 			case "rest_client_requests_total":
 				s.k8s[l["method"]] += v
+			case "contactsync_api_deferred_total":
+				s.deferred += v
 			}
 		}
 	}
@@ -74,10 +77,11 @@ type delta struct {
 	k8s        map[string]float64
 	fakeCalls  map[string]int
 	fakeWrites map[string]int
+	deferred   float64
 }
 
 func (s snapshot) since(o snapshot) delta {
-	d := delta{seconds: s.at.Sub(o.at).Seconds(), api: map[apiKey]float64{}, reconciles: map[string]float64{},
+	d := delta{seconds: s.at.Sub(o.at).Seconds(), deferred: s.deferred - o.deferred, api: map[apiKey]float64{}, reconciles: map[string]float64{},
 		k8s: map[string]float64{}, fakeCalls: map[string]int{}, fakeWrites: map[string]int{}}
 	for k, v := range s.api {
 		if x := v - o.api[k]; x != 0 {

@@ -27,7 +27,7 @@ func printTable(out io.Writer, r *report) {
 		fmt.Fprintf(w, "answered 429/503\t%.0f (%.2f%% of calls)\n", cv.RateLimited, cv.RateLimitedPct)
 		fmt.Fprintf(w, "ONLYOFFICE write calls\t%.0f, of which %.0f bulk PUTs (one per differing contact: %.0f; with bulk PUTs of %d: %.0f)\n",
 			cv.OnlyOfficeWriteCalls, cv.OnlyOfficeBulkPUTs, cv.OnlyOfficeWritesMin, bulkChunk, cv.OnlyOfficeWritesMinBulk)
-		fmt.Fprintf(w, "reconciles\t%s\n", kv(cv.Reconciles))
+		fmt.Fprintf(w, "reconciles\t%s (of which handed back by a limiter: %.0f)\n", kv(cv.Reconciles), cv.Deferred)
 		fmt.Fprintf(w, "API-server requests (this process)\t%s\n", kv(cv.K8sRequests))
 		fmt.Fprintf(w, "process peak RSS / CPU\t%.0f MiB / %.1f s\n", cv.Process.PeakRSSMiB, cv.Process.CPUSeconds)
 		_ = w.Flush()

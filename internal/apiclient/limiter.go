@@ -29,11 +29,11 @@ const DefaultMaxHold = 100 * time.Millisecond
 // Fairness: a call never holds its caller longer than MaxHold for an account that must wait.
 //   - During a pause every call returns at once with a *WaitError (marked NotSent).
 //   - A call whose context carries a fresh Ticket (the first call of a reconcile) and whose
-//     token is further away than MaxHold gets its token reserved under the ticket's key and
-//     returns a *WaitError saying when it comes up; the reconcile requeues itself for that
-//     time and, when it comes back, the reserved token is used without waiting again. So an
-//     account that is slow or paused occupies no workers, and the other accounts' objects run
-//     at full speed.
+//     token is further away than MaxHold returns a *WaitError giving the reconcile a turn:
+//     turns are spaced by the calls a reconcile makes on average at the current pace, so
+//     when the reconcile comes back (it requeues itself for that time) its token is about
+//     free. So an account that is slow or paused occupies no workers, and the other
+//     accounts' objects run at full speed.
 //   - Later calls of the same reconcile (its write, its verify read) wait in line: they are
 //     bounded by the few reservations within MaxHold ahead of them, and handing them back
 //     would repeat the reconcile's first read.
@@ -48,9 +48,12 @@ type Limiter struct {
 	// MaxHold: see the type's comment; DefaultMaxHold when zero.
 	MaxHold time.Duration
 
-	// held: tokens reserved for tickets that were handed back, by ticket key.
+	// held: the turns of reconciles handed back, by ticket key; lastTurn the latest given.
 	held      map[string]time.Time
+	lastTurn  time.Time
 	lastSweep time.Time
+	// calls and firsts (first calls of reconciles) estimate the calls per reconcile.
+	calls, firsts float64
 
 	// window: at most winN sends in any winLen+winMargin (zero winN: off). sends is a ring of
 	// the last winN send times, next its oldest.
@@ -118,6 +121,8 @@ func AsWait(err error) *WaitError {
 type Ticket struct {
 	key  string
 	used bool
+	// counted: this reconcile's calls were counted as one reconcile (Limiter.firsts).
+	counted bool
 }
 
 type ticketKey struct{}
@@ -166,47 +171,60 @@ func (l *Limiter) Wait(ctx context.Context) error {
 			}
 			continue
 		}
-		var delay time.Duration
-		var r *rate.Reservation
-		if at, ok := l.held[tkKey(tk)]; ok && first {
-			// The token reserved when this reconcile was handed back.
-			if d := at.Sub(now); d > l.maxHold() {
+		if first {
+			// Came back before its turn (an event woke it): hand it back again, same turn.
+			if at, ok := l.held[tk.key]; ok && at.Sub(now) > l.maxHold() {
 				l.mu.Unlock()
 				return &WaitError{Until: at}
-			} else if d > 0 {
-				delay = d
 			}
+		}
+		r := l.bucket.ReserveN(now, 1)
+		if !r.OK() {
+			l.mu.Unlock()
+			return fmt.Errorf("rate limiter: cannot reserve a token")
+		}
+		delay := r.DelayFrom(now)
+		if first && delay > l.maxHold() {
+			// Hand it back with a turn: the turns of handed-back reconciles are spaced by the
+			// calls a reconcile makes on average, so that when each comes back its token is
+			// (about) free. Nothing is reserved in the bucket: the calls of reconciles under
+			// way never queue behind reconciles that are not.
+			r.CancelAt(now)
+			at := now.Add(delay)
+			if next := l.lastTurn.Add(l.spacingLocked()); next.After(at) {
+				at = next
+			}
+			l.lastTurn = at
+			if l.held == nil {
+				l.held = map[string]time.Time{}
+			}
+			l.held[tk.key] = at
+			l.sweepLocked(now)
+			l.mu.Unlock()
+			return &WaitError{Until: at}
+		}
+		if first {
 			delete(l.held, tk.key)
-		} else {
-			r = l.bucket.ReserveN(now, 1)
-			if !r.OK() {
+		}
+		if tk != nil && !tk.counted {
+			tk.counted = true
+			l.firsts++
+		}
+		l.calls++
+		if l.firsts > 1000 {
+			// Keep the average recent.
+			l.calls, l.firsts = l.calls/2, l.firsts/2
+		}
+		if delay > 0 && ctx.Err() == nil {
+			if dl, ok := ctx.Deadline(); ok && now.Add(delay).After(dl) {
+				r.CancelAt(now)
 				l.mu.Unlock()
-				return fmt.Errorf("rate limiter: cannot reserve a token")
-			}
-			delay = r.DelayFrom(now)
-			if first && delay > l.maxHold() {
-				at := now.Add(delay)
-				if l.held == nil {
-					l.held = map[string]time.Time{}
-				}
-				l.held[tk.key] = at
-				l.sweepLocked(now)
-				l.mu.Unlock()
-				return &WaitError{Until: at}
-			}
-			if delay > 0 && ctx.Err() == nil {
-				if dl, ok := ctx.Deadline(); ok && now.Add(delay).After(dl) {
-					r.CancelAt(now)
-					l.mu.Unlock()
-					return fmt.Errorf("rate limiter: the wait of %s exceeds the context deadline", delay)
-				}
+				return fmt.Errorf("rate limiter: the wait of %s exceeds the context deadline", delay)
 			}
 		}
 		l.mu.Unlock()
 		if err := sleep(ctx, delay); err != nil {
-			if r != nil {
-				r.Cancel()
-			}
+			r.Cancel()
 			return err
 		}
 		return l.windowWait(ctx)
@@ -250,11 +268,31 @@ func (l *Limiter) sweepLocked(now time.Time) {
 	}
 }
 
-func tkKey(tk *Ticket) string {
-	if tk == nil {
-		return ""
+// turnDensity packs turns a little closer than the average reconcile's calls need: a turn
+// nobody uses is capacity lost, while a reconcile that comes back to a busy account waits at
+// most MaxHold (the bucket's burst absorbs the rest) or takes a later turn.
+const turnDensity = 0.9
+
+// spacingLocked is the time one reconcile's calls take at the current pace (× turnDensity).
+func (l *Limiter) spacingLocked() time.Duration {
+	lim := l.bucket.Limit()
+	if lim == rate.Inf || lim <= 0 {
+		return 0
 	}
-	return tk.key
+	per := 1.0
+	if l.firsts > 0 {
+		per = max(1, l.calls/l.firsts)
+	}
+	return time.Duration(turnDensity * per / float64(lim) * float64(time.Second))
+}
+
+// HoldTicket makes the next call of ctx's reconcile wait in line instead of being handed back:
+// for a call that must not be separated from what preceded it (a create after its intent was
+// recorded).
+func HoldTicket(ctx context.Context) {
+	if tk := ticketFrom(ctx); tk != nil {
+		tk.used = true
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -65,7 +65,7 @@ func TestShortPauseIsWaitedOut(t *testing.T) {
 	}
 }
 
-func TestPacedFirstCallReservesItsTokenAndComesBack(t *testing.T) {
+func TestPacedFirstCallGetsATurnAndComesBack(t *testing.T) {
 	l, c := fakeClocked(1, 1) // one token a second
 	t0 := c.now()
 	if err := l.Wait(quick(t, WithTicket(context.Background(), "a"))); err != nil {
@@ -79,10 +79,12 @@ func TestPacedFirstCallReservesItsTokenAndComesBack(t *testing.T) {
 	if !l.Busy() {
 		t.Error("Busy is false while a reconcile waits for its reserved token")
 	}
-	// c is behind b's reserved token.
+	// c's turn is after b's, spaced by one reconcile's calls (1 so far) at 1/s, packed by
+	// turnDensity.
+	step := time.Duration(turnDensity * float64(time.Second))
 	errC := l.Wait(quick(t, WithTicket(context.Background(), "c")))
-	if we := AsWait(errC); we == nil || !we.Until.Equal(t0.Add(2*time.Second)) {
-		t.Fatalf("third reconcile: %v, want handed back until %s", errC, t0.Add(2*time.Second))
+	if we := AsWait(errC); we == nil || !we.Until.Equal(wantB.Add(step)) {
+		t.Fatalf("third reconcile: %v, want handed back until %s", errC, wantB.Add(step))
 	}
 	// b comes back early (an event): same token, no new reservation.
 	errB = l.Wait(quick(t, WithTicket(context.Background(), "b")))
@@ -90,8 +92,8 @@ func TestPacedFirstCallReservesItsTokenAndComesBack(t *testing.T) {
 		t.Fatalf("b early: %v, want the same time %s", errB, wantB)
 	}
 	errD := l.Wait(quick(t, WithTicket(context.Background(), "d")))
-	if we := AsWait(errD); we == nil || !we.Until.Equal(t0.Add(3*time.Second)) {
-		t.Fatalf("fourth reconcile: %v, want %s (b's early return must not take another token)", errD, t0.Add(3*time.Second))
+	if we := AsWait(errD); we == nil || !we.Until.Equal(wantB.Add(2*step)) {
+		t.Fatalf("fourth reconcile: %v, want %s (b's early return must not take another turn)", errD, wantB.Add(2*step))
 	}
 	// At its time b is served from its reservation at once.
 	c.add(time.Second)

@@ -54,13 +54,18 @@ const maxRetryAfter = apiclient.MaxRetryAfter
 // client to RequestsPerSecond × RateWindow per window.
 const RateWindow = 10 * time.Second
 
+// DefaultBurst is the burst of an ONLYOFFICE limiter when the ProviderConfig sets none: a
+// reconcile's read, write and verify read. A larger burst could overrun a window of the server
+// shorter than RateWindow; the sliding window bounds every RateWindow whatever the burst.
+const DefaultBurst = 3
+
 // rateWindowMargin widens the client's window so that the spread of network latency cannot
 // put one request too many into one of the server's windows.
 const rateWindowMargin = 100 * time.Millisecond
 
 // NewLimiter returns the limiter of one portal: rps requests per second with the given burst
-// (ONLYOFFICE's default is 1: it counts requests in fixed windows, so a burst would overrun
-// one), and never more than rps × RateWindow requests in any RateWindow.
+// (DefaultBurst when unset), and never more than rps × RateWindow requests in any RateWindow,
+// so a portal that counts requests in fixed windows never sees one too many in one of them.
 func NewLimiter(rps float64, burst int) *apiclient.Limiter {
 	lim := apiclient.NewLimiter(rps, burst)
 	if rps > 0 {

@@ -175,6 +175,10 @@ func (r *Reconciler[T]) create(ctx context.Context, obj T, ext External[T], obs 
 		}
 	}
 
+	// The create must not be handed back by the account's limiter once its intent is recorded
+	// (two API-server writes, and a withdrawn intent spaces the retry): it waits its turn.
+	apiclient.HoldTicket(ctx)
+
 	// 4. Record the intent. The optimistic lock makes two racing reconcilers (a leader
 	// hand-over) agree on one creator: the loser's patch conflicts and it creates nothing.
 	stamp := r.now().UTC().Format(time.RFC3339)

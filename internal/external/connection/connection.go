@@ -153,10 +153,12 @@ func (p *Pool) httpClient() *http.Client {
 
 func (p *Pool) build(pc *accessv1alpha1.ProviderConfig, secret *corev1.Secret) (*Connection, error) {
 	// Defaults: 10 requests/s; burst 10 for HostUp (a token bucket that learns the server's
-	// X-RateLimit-* budget) and 1 for ONLYOFFICE (it counts requests in fixed windows).
+	// X-RateLimit-* budget) and 3 for ONLYOFFICE: one reconcile's read, write and verify read
+	// go without waiting, while the client's sliding window (onlyoffice.NewLimiter) keeps every
+	// one of the portal's fixed windows within its count whatever the burst.
 	rps, burst := 10.0, 10
 	if pc.Spec.OnlyOffice != nil {
-		burst = 1
+		burst = onlyoffice.DefaultBurst
 	}
 	if rl := pc.Spec.RateLimit; rl != nil {
 		if rl.RequestsPerSecond > 0 {

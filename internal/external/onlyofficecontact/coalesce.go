@@ -13,15 +13,19 @@ import (
 	"github.com/contactsync/contactsync/internal/onlyoffice"
 )
 
-// Coalescing defaults: how long the first write of a batch waits for others with the same
-// access while the account is busy, and how many contacts one bulk PUT carries. On an idle
-// account a write is sent at once (waiting would only add latency: nobody else is writing);
-// on a busy one (calls queued in its limiter, reconciles waiting for tokens) the reconciles
-// that write reach their write step a few per second, and a window of half a second gathers
-// those with the same access into one bulk PUT.
+// Coalescing defaults: how long the first write of a batch waits at most for others with the
+// same access, how many contacts one bulk PUT carries, and how long a reconcile that found a
+// difference counts as about to write.
+//
+// A write waits only when company is likely: another reconcile has just found a difference to
+// write with the same access, or the account is busy (reconciles handed back by its limiter,
+// calls queued), when reconciles reach their write step a few per second and half a second
+// gathers them into one bulk PUT. Otherwise (an idle account, one object applied) it is sent at
+// once: waiting would only add latency.
 const (
 	coalesceWindow = 500 * time.Millisecond
 	coalesceChunk  = 50
+	expectTTL      = 2 * time.Second
 )
 
 // accessBatcher coalesces ONLYOFFICE access writes: contacts whose desired access (shared
@@ -41,8 +45,15 @@ type accessBatcher struct {
 
 	mu      sync.Mutex
 	pending map[string]*accessBatch
-	// flying counts batches being sent.
-	flying int
+	// expected: contacts whose reconcile found a difference and is about to write, with the
+	// access key it will write and when it was found.
+	expected map[int64]expectation
+	now      func() time.Time
+}
+
+type expectation struct {
+	key string
+	at  time.Time
 }
 
 type accessBatch struct {
@@ -53,7 +64,8 @@ type accessBatch struct {
 }
 
 func newAccessBatcher(api onlyoffice.API) *accessBatcher {
-	b := &accessBatcher{api: api, window: coalesceWindow, chunk: coalesceChunk, pending: map[string]*accessBatch{}}
+	b := &accessBatcher{api: api, window: coalesceWindow, chunk: coalesceChunk, pending: map[string]*accessBatch{},
+		expected: map[int64]expectation{}, now: time.Now}
 	if l, ok := api.(interface{ Limiter() *apiclient.Limiter }); ok && l.Limiter() != nil {
 		b.busy = l.Limiter().Busy
 	}
@@ -64,29 +76,58 @@ func accessKey(shared bool, managers []string) string {
 	return strconv.FormatBool(shared) + "|" + strings.Join(managers, ",")
 }
 
+// Expect tells the batcher that contact id's reconcile found a difference and is about to
+// write this access (managers sorted): writes with the same access wait for it.
+func (b *accessBatcher) Expect(id int64, shared bool, managers []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.expected[id] = expectation{key: accessKey(shared, managers), at: b.now()}
+}
+
+// othersExpectedLocked reports whether a contact other than those already in batch is about to
+// write key; expectations older than expectTTL are forgotten.
+func (b *accessBatcher) othersExpectedLocked(key string, batch *accessBatch) bool {
+	now := b.now()
+	found := false
+	for id, ex := range b.expected {
+		if now.Sub(ex.at) > expectTTL {
+			delete(b.expected, id)
+			continue
+		}
+		if _, in := batch.waiters[id]; ex.key == key && !in {
+			found = true
+		}
+	}
+	return found
+}
+
 // Set writes the access of one contact, possibly together with others. managers must be
 // sorted. It returns this contact's outcome.
 func (b *accessBatcher) Set(ctx context.Context, id int64, shared bool, managers []string) error {
 	done := make(chan error, 1)
 	key := accessKey(shared, managers)
 	b.mu.Lock()
+	delete(b.expected, id)
 	batch := b.pending[key]
-	if batch == nil {
+	fresh := batch == nil
+	if fresh {
 		batch = &accessBatch{shared: shared, managers: slices.Clone(managers), waiters: map[int64][]chan error{}, full: make(chan struct{})}
 		b.pending[key] = batch
-		// Alone on an idle account (no other batch waiting or being sent, no calls queued):
-		// send at once.
-		window := b.window
-		if b.busy != nil && len(b.pending) == 1 && b.flying == 0 && !b.busy() {
-			window = 0
-		}
-		go b.flushAfter(key, batch, window)
 	}
 	batch.waiters[id] = append(batch.waiters[id], done)
-	if len(batch.waiters) >= b.chunk {
-		// Full: send it now; later writes start a new batch.
+	// Wait for company only when some is likely (see coalesceWindow).
+	company := b.othersExpectedLocked(key, batch) || b.busy == nil || b.busy()
+	switch {
+	case len(batch.waiters) >= b.chunk || !company:
+		// Full, or nobody else is coming: send it now; later writes start a new batch.
 		delete(b.pending, key)
-		close(batch.full)
+		if fresh {
+			go b.flushAfter(key, batch, 0)
+		} else {
+			close(batch.full)
+		}
+	case fresh:
+		go b.flushAfter(key, batch, b.window)
 	}
 	b.mu.Unlock()
 	select {
@@ -108,12 +149,8 @@ func (b *accessBatcher) flushAfter(key string, batch *accessBatch, window time.D
 	if b.pending[key] == batch {
 		delete(b.pending, key)
 	}
-	b.flying++
 	b.mu.Unlock()
 	b.flush(batch)
-	b.mu.Lock()
-	b.flying--
-	b.mu.Unlock()
 }
 
 // flush sends the batch in chunks. It runs detached from any one caller's context, bounded by

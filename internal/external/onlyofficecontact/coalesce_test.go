@@ -152,3 +152,34 @@ func TestCoalesceWaitsOnlyWhenBusy(t *testing.T) {
 		})
 	}
 }
+
+// A write waits for another contact whose reconcile found the same access to write, and the
+// batch goes as soon as that one joins (not at the end of the window).
+func TestCoalesceWaitsForExpectedWriters(t *testing.T) {
+	p := &portal{access: map[int64]string{}}
+	b := newAccessBatcher(p)
+	b.window = 5 * time.Second
+	b.busy = func() bool { return false }
+	b.Expect(1, false, []string{"a"})
+	b.Expect(2, false, []string{"a"})
+	b.Expect(3, false, []string{"b"}) // another access: not waited for
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, id := range []int64{1, 2} {
+		wg.Go(func() {
+			if id == 2 {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if err := b.Set(context.Background(), id, false, []string{"a"}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %s: the batch should go when the expected writer joined", d)
+	}
+	if diff := cmp.Diff([]string{"bulk of 2"}, p.calls); diff != "" {
+		t.Errorf("calls -want +got:\n%s", diff)
+	}
+}

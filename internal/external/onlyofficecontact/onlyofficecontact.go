@@ -62,6 +62,10 @@ func (e *External) Observe(ctx context.Context, obj *accessv1alpha1.ContactAcces
 		return reconciler.Observation{Exists: true, Result: res}, err
 	}
 	obs := reconciler.Observation{Exists: true, Diff: plan.OnlyOffice(desired, current, names).Differences}
+	if len(obs.Diff) > 0 && obj.GetManagementPolicy() != accessv1alpha1.ManagementObserve {
+		// This reconcile writes next: identical writes of other contacts wait for it.
+		e.access.Expect(spec.ContactID, spec.Shared, desired.Managers)
+	}
 	if slices.Contains(current.Managers, onlyoffice.LostUserID) {
 		o := reconciler.Stalled(accessv1alpha1.ReasonUnknownManager,
 			"ONLYOFFICE reads a manager id back as a removed/unknown user: check spec.onlyoffice.managers ids", true)
