@@ -61,6 +61,11 @@ bench: ## Scale benchmark against the fakes (defaults N=1000, M=100; ~7 min). AR
 	@assets="$${KUBEBUILDER_ASSETS:-$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-bins.sh)}" && \
 	  KUBEBUILDER_ASSETS="$$assets" $(GO) run ./hack/bench $(ARGS)
 
+.PHONY: bench-sweep
+bench-sweep: ## Scale curve: N = 100, 1000, 10000 (M = N/10, syncInterval 10m), one process each; time, calls, peak RSS, CPU per object (~15 min).
+	@assets="$${KUBEBUILDER_ASSETS:-$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-bins.sh)}" && \
+	  KUBEBUILDER_ASSETS="$$assets" $(GO) run ./hack/bench -sweep $(or $(SIZES),100,1000,10000) -sync-interval 10m -timeout 25m $(ARGS)
+
 .PHONY: soak
 soak: ## The fault soak at full size (300 objects; SOAK_PER_KIND=100 per kind). `make test` runs it with 30 per kind.
 	@assets="$${KUBEBUILDER_ASSETS:-$$(hack/envtest-bins.sh)}" && \

@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 )
@@ -51,6 +52,7 @@ type config struct {
 	Fairness      int           `json:"fairnessObjects"`
 	OOWindow      time.Duration `json:"-"`
 	Sweep         string        `json:"-"`
+	MemLimitMiB   int           `json:"memLimitMiB"`
 	Timeout       time.Duration `json:"-"`
 	JSONOnly      bool          `json:"-"`
 	CRDDir        string        `json:"-"`
@@ -71,6 +73,7 @@ func parseFlags() (*config, error) {
 	flag.DurationVar(&c.OOWindow, "oo-window", 10*time.Second, "The ONLYOFFICE fake's fixed rate-limit window (documented: 500 requests per 10 s); it allows server-rps × window requests per window.")
 	flag.IntVar(&c.ClientBurst, "client-burst", 0, "ProviderConfig rateLimit.burst (0: unset, the controller's default: 10 for HostUp, 3 for ONLYOFFICE).")
 	flag.IntVar(&c.Fairness, "fairness", 200, "Objects per group in the fairness scenario (two more HostUp accounts, one answering Retry-After: 3600 to every call); 0 skips it.")
+	flag.IntVar(&c.MemLimitMiB, "memlimit-mib", 0, "Go soft memory limit of this process in MiB (as GOMEMLIMIT; config/manager sets GOMEMLIMIT for the manager), 0: none.")
 	flag.StringVar(&c.Sweep, "sweep", "", "Comma-separated sizes, e.g. 100,1000,10000: run the benchmark once per size N (M = N/10, convergence only) in a fresh process each and print the scale table.")
 	flag.IntVar(&c.Concurrency, "concurrency", 16, "controllers.Options.MaxConcurrentReconciles (per kind); 16 is the manager's default.")
 	flag.IntVar(&c.Steady, "steady", 3, "Poll periods (-sync-interval) to observe the steady state (0 skips it).")
@@ -123,6 +126,9 @@ func main() {
 	}
 	if cfg.Sweep != "" {
 		os.Exit(sweep(cfg))
+	}
+	if cfg.MemLimitMiB > 0 {
+		debug.SetMemoryLimit(int64(cfg.MemLimitMiB) << 20)
 	}
 	// Ctrl-C or SIGTERM ends the run like a timeout: the report so far is printed and the
 	// control plane is stopped.

@@ -50,6 +50,9 @@ func sweep(cfg *config) int {
 			"-restart=false", "-fairness", "0", "-latency", cfg.Latency.String(), "-server-rps", strconv.Itoa(cfg.ServerRPS),
 			"-concurrency", strconv.Itoa(cfg.Concurrency), "-sync-interval", cfg.SyncInterval.String(),
 			"-oo-window", cfg.OOWindow.String(), "-timeout", cfg.Timeout.String(), "-crd", cfg.CRDDir}
+		if cfg.MemLimitMiB > 0 {
+			args = append(args, "-memlimit-mib", strconv.Itoa(cfg.MemLimitMiB))
+		}
 		if cfg.ClientBurst > 0 {
 			args = append(args, "-client-burst", strconv.Itoa(cfg.ClientBurst))
 		}

@@ -72,11 +72,16 @@ type result struct {
 	skipStatus bool
 }
 
+// quietPause is the longest pause of an account (a provider's Retry-After, seen by another
+// object's call) that an object waits out without saying so in its status: a second's pause is
+// routine pacing; a longer one is shown as RateLimited.
+const quietPause = 5 * time.Second
+
 // fail records an error: terminal ones stall, others retry (honouring Retry-After). A call
 // the account's limiter handed back (its token lies ahead) learnt nothing: the status stays
 // and the object comes back when its token is due, holding no worker meanwhile.
 func (r *result) fail(err error) {
-	if we := apiclient.AsWait(err); we != nil && !we.Paused {
+	if we := apiclient.AsWait(err); we != nil && (!we.Paused || time.Until(we.Until) <= quietPause) {
 		r.skipStatus = true
 		r.retryAfter = max(time.Until(we.Until), time.Millisecond)
 		return

@@ -542,6 +542,15 @@ func TestAccountThatMustWaitHoldsNoWorker(t *testing.T) {
 		t.Error("a handed-back reconcile emitted an event")
 	}
 
+	// A short pause (another object's call was answered Retry-After: 1) is waited out quietly.
+	short := newEnv(t, &fakeExternal{observeErr: apiclient.NotSent(&apiclient.WaitError{Until: time.Now().Add(time.Second), Paused: true})}, &ca{})
+	if res := short.reconcile(t); res.RequeueAfter <= 0 || res.RequeueAfter > time.Second {
+		t.Errorf("short pause: RequeueAfter = %v, want the pause's end", res.RequeueAfter)
+	}
+	if got := short.get(t); len(got.Status.Conditions) != 0 {
+		t.Errorf("a 1 s pause wrote conditions: %+v", got.Status.Conditions)
+	}
+
 	paused := &fakeExternal{observeErr: apiclient.NotSent(fmt.Errorf("cannot get contact: %w", &apiclient.WaitError{Until: time.Now().Add(time.Hour), Paused: true}))}
 	p := newEnv(t, paused, &ca{})
 	res = p.reconcile(t)
