@@ -309,6 +309,16 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// NoBurst lowers the burst to 1 for good (a provider that counts calls in fixed windows
+// answered that one was too many): calls are then evenly spaced at the rate.
+func (l *Limiter) NoBurst() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.bucket.Burst() > 1 {
+		l.bucket.SetBurstAt(l.now(), 1)
+	}
+}
+
 // PauseUntil stops all calls until t (a Retry-After or rate-limit reset).
 func (l *Limiter) PauseUntil(t time.Time) {
 	l.mu.Lock()

@@ -173,3 +173,11 @@ func TestBudgetUsesTheWholeBudget(t *testing.T) {
 		t.Errorf("remaining 0: paused until %v, want the reset", got)
 	}
 }
+
+func TestNoBurstSpacesCallsEvenly(t *testing.T) {
+	l, _ := fakeClocked(20, 3)
+	l.NoBurst()
+	if got := l.bucket.Burst(); got != 1 {
+		t.Errorf("burst after NoBurst = %d, want 1", got)
+	}
+}

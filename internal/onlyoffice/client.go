@@ -551,6 +551,9 @@ func (c *Client) handleSlowDown(e *Error, h http.Header) {
 	e.RetryAfter = ra
 	apiclient.RateLimitedTotal.WithLabelValues(Provider).Inc()
 	c.limiter.PauseUntil(time.Now().Add(ra))
+	// The portal counted one request too many in one of its windows: its window is shorter
+	// than RateWindow or others share the budget. From now on the client sends no burst.
+	c.limiter.NoBurst()
 }
 
 // redact removes the password and the token from anything the server echoed into an error.
