@@ -232,29 +232,7 @@ func (r *report) latencySamples() []float64 {
 
 // waitProviderConfigs waits until both ProviderConfigs are Ready.
 func (b *bench) waitProviderConfigs(ctx context.Context) error {
-	deadline := time.Now().Add(time.Minute)
-	for {
-		ready := 0
-		for _, name := range []string{pcHostUp, pcOnlyOffic} {
-			pc := &accessv1alpha1.ProviderConfig{}
-			if err := b.kube.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, pc); err == nil {
-				if c := meta.FindStatusCondition(pc.Status.Conditions, accessv1alpha1.TypeReady); c != nil && c.Status == metav1.ConditionTrue {
-					ready++
-				}
-			}
-		}
-		if ready == 2 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the ProviderConfigs did not become Ready within a minute")
-		}
-		select {
-		case <-ctx.Done():
-			return errTimeout
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return b.waitReadyPCs(ctx, namespace, pcHostUp, pcOnlyOffic)
 }
 
 // minimum is the workload's minimum number of calls per provider operation.

@@ -384,18 +384,3 @@ func (l *Limiter) Busy() bool {
 	}
 	return false
 }
-
-// Idle reports whether a call could be sent now without waiting (not paused, a token free,
-// room in the window).
-func (l *Limiter) Idle() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if now.Before(l.pauseUntil) || l.bucket.TokensAt(now) < 1 {
-		return false
-	}
-	if l.winN > 0 && !l.sends[l.next].IsZero() && now.Before(l.sends[l.next].Add(l.winLen+l.winMargin)) {
-		return false
-	}
-	return true
-}
