@@ -2,6 +2,7 @@ package apiclient
 
 import (
 	"encoding/json"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -38,6 +39,11 @@ func (r *Redactor) Add(secrets ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	changed := false
+	// Copied, never changed in place: Bytes reads the map it got without the lock.
+	grams := maps.Clone(r.grams)
+	if grams == nil {
+		grams = map[string]struct{}{}
+	}
 	for _, s := range secrets {
 		for _, form := range forms(s) {
 			if len(form) >= minSecret && !slices.Contains(r.secrets, form) {
@@ -45,10 +51,7 @@ func (r *Redactor) Add(secrets ...string) {
 				changed = true
 				low := asciiLower([]byte(form))
 				for i := 0; i+fragmentLen <= len(low); i++ {
-					if r.grams == nil {
-						r.grams = map[string]struct{}{}
-					}
-					r.grams[string(low[i:i+fragmentLen])] = struct{}{}
+					grams[string(low[i:i+fragmentLen])] = struct{}{}
 				}
 			}
 		}
@@ -56,6 +59,7 @@ func (r *Redactor) Add(secrets ...string) {
 	if !changed {
 		return
 	}
+	r.grams = grams
 	// Longest first, so a secret that contains another is replaced whole.
 	slices.SortFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
 	alts := make([]string, len(r.secrets))

@@ -1,6 +1,9 @@
 package apiclient
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // A body that echoes a secret whole, cut in two, or with text spliced into it keeps no piece of
 // it of fragmentLen bytes or more.
@@ -18,5 +21,26 @@ func TestRedactorRemovesPiecesOfASecret(t *testing.T) {
 		if got := r.String(tc.body); got != tc.want {
 			t.Errorf("Redact(%s)\n got %s\nwant %s", tc.body, got, tc.want)
 		}
+	}
+}
+
+// Secrets are added while other calls redact (a create learns a new password mid-flight); run
+// with -race.
+func TestRedactorAddWhileRedacting(t *testing.T) {
+	r := &Redactor{}
+	r.Add("first-secret-0001")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			r.Add(fmt.Sprintf("another-secret-%04d", i))
+		}
+	}()
+	for range 200 {
+		_ = r.String("a body with first-secret-0001 and another-secret-0007 in it")
+	}
+	<-done
+	if got := r.String("another-secret-0199"); got != Redacted {
+		t.Errorf("the last secret added is not redacted: %q", got)
 	}
 }
