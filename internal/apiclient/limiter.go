@@ -93,8 +93,8 @@ func (l *Limiter) SetWindow(n int, window, margin time.Duration) {
 }
 
 // WaitError says a call was not sent because its account must wait until Until. Paused means
-// the server asked for the wait (Retry-After, an exhausted budget); otherwise the client's own
-// pacing put the call's token there (the token is reserved for the ticket).
+// the server asked for the wait (Retry-After, an exhausted budget); otherwise Until is the
+// reconcile's turn under the client's own pacing (kept for its ticket).
 type WaitError struct {
 	Until  time.Time
 	Paused bool
@@ -254,8 +254,8 @@ func (l *Limiter) windowWait(ctx context.Context) error {
 	}
 }
 
-// sweepLocked forgets reservations nobody came back for (the object was deleted, say) a
-// minute after their time; their tokens are simply lost.
+// sweepLocked forgets turns nobody came back for (the object was deleted, say) a minute after
+// their time.
 func (l *Limiter) sweepLocked(now time.Time) {
 	if now.Sub(l.lastSweep) < 10*time.Second {
 		return
@@ -367,20 +367,12 @@ func (l *Limiter) Paused() time.Time {
 	return time.Time{}
 }
 
-// Busy reports whether the account is saturated: paused, calls reserved ahead of now, or
-// reconciles handed back and waiting for their tokens. A writer that gathers calls (the
+// Busy reports whether the account is saturated: paused, calls queued ahead of now, or
+// reconciles handed back with turns still to come. A writer that gathers calls (the
 // ONLYOFFICE bulk PUT) waits for company only then; on an idle account it sends at once.
 func (l *Limiter) Busy() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	if now.Before(l.pauseUntil) || l.bucket.TokensAt(now) < 0 {
-		return true
-	}
-	for _, at := range l.held {
-		if at.After(now) {
-			return true
-		}
-	}
-	return false
+	return now.Before(l.pauseUntil) || l.bucket.TokensAt(now) < 0 || l.lastTurn.After(now)
 }

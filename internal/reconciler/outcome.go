@@ -144,7 +144,7 @@ func Classify(err error) Outcome {
 		return Stalled(accessv1alpha1.ReasonForbidden, err.Error(), true)
 	case hostup.IsAuth(err), onlyoffice.IsAuth(err):
 		return Stalled(accessv1alpha1.ReasonCredentialsRejected, err.Error()+": check the credentials in the Secret", true)
-	case RetryAfter(err) > 0, apiclient.AsWait(err) != nil:
+	case RetryAfter(err) > 0: // includes a call the limiter kept back (apiclient.WaitError)
 		return Retrying(accessv1alpha1.ReasonRateLimited, err.Error())
 	}
 	return Retrying(accessv1alpha1.ReasonAPIError, err.Error())

@@ -78,8 +78,8 @@ type result struct {
 const quietPause = 5 * time.Second
 
 // fail records an error: terminal ones stall, others retry (honouring Retry-After). A call
-// the account's limiter handed back (its token lies ahead) learnt nothing: the status stays
-// and the object comes back when its token is due, holding no worker meanwhile.
+// the account's limiter handed back (its turn lies ahead) learnt nothing: the status stays
+// and the object comes back at its turn, holding no worker meanwhile.
 func (r *result) fail(err error) {
 	if we := apiclient.AsWait(err); we != nil && (!we.Paused || time.Until(we.Until) <= quietPause) {
 		r.skipStatus = true
@@ -111,7 +111,7 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	}
 	orig := obj.DeepCopyObject().(T)
 	// The account's limiter may hand the first call of this reconcile back instead of holding
-	// the worker (apiclient.Limiter); the ticket names the object so its token waits for it.
+	// the worker (apiclient.Limiter); the ticket names the object so its turn is kept for it.
 	ctx = apiclient.WithTicket(ctx, fmt.Sprintf("%T/%s", obj, req.NamespacedName))
 	if !obj.GetDeletionTimestamp().IsZero() {
 		return r.delete(ctx, obj, orig)
