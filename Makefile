@@ -83,8 +83,9 @@ demo: ## Run the product on an embedded default (see README).
 ##@ Build
 
 .PHONY: build
-build: manifests generate ## Build the manager binary into bin/manager.
+build: manifests generate ## Build the manager into bin/manager and the kubectl plugin into bin/kubectl-contactsync.
 	$(GO) build -trimpath -o $(LOCALBIN)/manager ./cmd
+	$(GO) build -trimpath -o $(LOCALBIN)/kubectl-contactsync ./cmd/kubectl-contactsync
 
 .PHONY: run
 run: manifests generate ## Run the manager against the current kubeconfig's cluster.

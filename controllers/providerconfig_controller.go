@@ -139,7 +139,7 @@ func (r *ProviderConfigReconciler) audit(ctx context.Context, pc *accessv1alpha1
 	}
 	declared := map[string]bool{}
 	for _, dg := range list.Items {
-		for _, id := range []string{dg.Status.GrantID, dg.Annotations[accessv1alpha1.AnnotationCreatedID]} {
+		for _, id := range []string{dg.Spec.GrantID, dg.Status.GrantID, dg.Annotations[accessv1alpha1.AnnotationCreatedID]} {
 			if id != "" {
 				declared[id] = true
 			}

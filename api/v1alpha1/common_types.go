@@ -74,6 +74,12 @@ const (
 	// ReasonGrantDisappeared: the grant this object recorded is no longer listed by HostUp; it is
 	// not re-invited behind a person's back.
 	ReasonGrantDisappeared = "GrantDisappeared"
+	// ReasonGrantNotFound: spec.grantID names a grant the HostUp account does not list; nothing
+	// is invited for an object that adopts a grant.
+	ReasonGrantNotFound = "GrantNotFound"
+	// ReasonGrantMismatch: the grant spec.grantID adopts was sent to another e-mail than
+	// spec.email (or differs from the grant this object created); nothing is written.
+	ReasonGrantMismatch = "GrantMismatch"
 	// ReasonSecretNotLabeled: a referenced Secret exists but lacks the opt-in label
 	// access.contactsync.dev/credentials: "true"; its value was not read.
 	ReasonSecretNotLabeled = "SecretNotLabeled"

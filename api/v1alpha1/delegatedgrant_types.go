@@ -27,6 +27,7 @@ type GrantDeletionPolicy string
 // +kubebuilder:validation:XValidation:rule="self.email == oldSelf.email",message="email is immutable: delete the DelegatedGrant and create a new one"
 // +kubebuilder:validation:XValidation:rule="self.label == oldSelf.label",message="label is immutable: HostUp has no API to change it"
 // +kubebuilder:validation:XValidation:rule="self.providerConfigRef.name == oldSelf.providerConfigRef.name",message="providerConfigRef is immutable"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.grantID) || (has(self.grantID) && self.grantID == oldSelf.grantID)",message="grantID is immutable once set: delete the DelegatedGrant and create a new one to adopt another grant"
 type DelegatedGrantSpec struct {
 	// ProviderConfigRef names the HostUp ProviderConfig (in this namespace).
 	ProviderConfigRef ProviderConfigReference `json:"providerConfigRef"`
@@ -39,7 +40,17 @@ type DelegatedGrantSpec struct {
 	// +kubebuilder:default=""
 	// +optional
 	Label string `json:"label"`
-	// ReinviteOnExpiry sends a new invitation when one expires unaccepted.
+	// GrantID adopts a grant that already exists in HostUp (see `kubectl contactsync import
+	// grants` and ProviderConfig status.undeclaredGrants) instead of inviting: the controller
+	// checks that the account lists the grant and that it was sent to spec.email, and never
+	// sends an invitation for this object (not even with reinviteOnExpiry). Immutable once set.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_-]+$`
+	// +optional
+	GrantID string `json:"grantID,omitempty"`
+	// ReinviteOnExpiry sends a new invitation when one expires unaccepted. Ignored (never
+	// re-invites) when spec.grantID adopts an existing grant.
 	// +optional
 	ReinviteOnExpiry bool `json:"reinviteOnExpiry,omitempty"`
 	// ManagementPolicy: Enforce creates the invitation; Observe only reports.

@@ -100,6 +100,7 @@ type API interface {
 	Self(ctx context.Context) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
 	UserByID(ctx context.Context, id string) (*User, error)
+	ListUsers(ctx context.Context, status int) ([]User, error)
 	GetContact(ctx context.Context, id int64) (*Contact, error)
 	GetContactAccess(ctx context.Context, id int64) ([]Manager, error)
 	SetContactAccess(ctx context.Context, id int64, isShared bool, managers []string) error
@@ -268,6 +269,38 @@ func (c *Client) UserByID(ctx context.Context, id string) (*User, error) {
 		return nil, decodeFailed(op, http.StatusOK, errors.New("the portal answered another user"))
 	}
 	return u, nil
+}
+
+// usersPage is the page size of ListUsers.
+const usersPage = 100
+
+// ListUsers lists the portal's users of one status (UserStatusActive, UserStatusTerminated)
+// with GET /api/2.0/people/status/{status} [DOC, api.onlyoffice.com: "Get profiles by status"],
+// a page of count users from startIndex at a time until a short page: the API's paging
+// parameters are applied by the portal's API framework to every list answer, whatever its
+// default page size. Visitors are included (User.IsVisitor). The kubectl plugin's catalogue
+// uses it; the controller never lists users (it resolves each manager by e-mail or id).
+func (c *Client) ListUsers(ctx context.Context, status int) ([]User, error) {
+	op := operation{"list_users", "list users by status"}
+	if status != UserStatusActive && status != UserStatusTerminated {
+		return nil, &Error{Op: op.desc, Kind: KindInvalidArgument, Message: "status must be 1 (active) or 2 (terminated)"}
+	}
+	var out []User
+	for start := 0; ; start += usersPage {
+		q := url.Values{"count": {strconv.Itoa(usersPage)}, "startIndex": {strconv.Itoa(start)}}
+		raw, err := c.call(ctx, op, http.MethodGet, "/api/2.0/people/status/"+strconv.Itoa(status), q, nil)
+		if err != nil {
+			return nil, err
+		}
+		page, err := decodeUsers(raw)
+		if err != nil {
+			return nil, decodeFailed(op, http.StatusOK, err)
+		}
+		out = append(out, page...)
+		if len(page) < usersPage || start > 100000 {
+			return out, nil
+		}
+	}
 }
 
 var guidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)

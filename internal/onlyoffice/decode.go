@@ -181,6 +181,30 @@ func decodeUser(raw json.RawMessage) (*User, error) {
 	}, nil
 }
 
+// decodeUsers parses a list of EmployeeWraperFull; a JSON null is an empty list.
+func decodeUsers(raw json.RawMessage) ([]User, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	t := bytes.TrimSpace(raw)
+	if t[0] != '[' {
+		return nil, errors.New("user list is not a JSON array")
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(t, &items); err != nil {
+		return nil, fmt.Errorf("malformed user list: %w", err)
+	}
+	out := make([]User, 0, len(items))
+	for _, it := range items {
+		u, err := decodeUser(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *u)
+	}
+	return out, nil
+}
+
 // decodeAuth parses the login answer.
 func decodeAuth(raw json.RawMessage) (*wireAuth, error) {
 	var w wireAuth

@@ -146,7 +146,7 @@ func (r *Reconciler[T]) sync(ctx context.Context, obj T) result {
 	}
 	if !obs.Exists {
 		if obj.GetManagementPolicy() == accessv1alpha1.ManagementObserve {
-			r.observeOnly(obj, nil, []string{obs.CreatePlan}, &res)
+			r.observeOnly(obj, nil, Pending(obs), &res)
 			return res
 		}
 		if !r.create(ctx, obj, ext, obs, &res) {
@@ -167,7 +167,7 @@ func (r *Reconciler[T]) sync(ctx context.Context, obj T) result {
 		return res
 	}
 	if obj.GetManagementPolicy() == accessv1alpha1.ManagementObserve {
-		r.observeOnly(obj, obs.Diff, obs.Diff, &res)
+		r.observeOnly(obj, obs.Diff, Pending(obs), &res)
 		return res
 	}
 	if err := ext.Update(ctx, obj, obs); err != nil {
@@ -200,6 +200,20 @@ func (r *Reconciler[T]) sync(ctx context.Context, obj T) result {
 	obj.SetPlan(nil, nil)
 	res.out = upToDate(after, obj)
 	return res
+}
+
+// Pending is what Enforce would change after observation obs, in the words of status.plan:
+// the create, or the differences. Empty means nothing would change (or obs.Result ends the
+// reconcile before any change). The controller (under managementPolicy Observe) and
+// `kubectl contactsync plan` both use it, so their plans read the same.
+func Pending(obs Observation) []string {
+	switch {
+	case obs.Result != nil:
+		return nil
+	case !obs.Exists:
+		return []string{obs.CreatePlan}
+	}
+	return obs.Diff
 }
 
 // verify reads the provider again after a write (a create or an update). It reports false,

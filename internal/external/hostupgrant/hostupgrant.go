@@ -78,8 +78,12 @@ func (e *External) PrepareCreate(ctx context.Context, obj *accessv1alpha1.Delega
 		"spec.inviteTokenSecretRef names Secret %q, which exists and is not controlled by this DelegatedGrant: the token Secret is only ever created, never written into an existing Secret; name a new Secret. Nothing was sent", ref.Name), false))
 }
 
-// grantID is the id this object owns: recorded in metadata (survives a status loss).
+// grantID is the id this object owns: the one it adopts (spec.grantID), else the one it
+// created (recorded in metadata, which survives a status loss).
 func grantID(obj *accessv1alpha1.DelegatedGrant) string {
+	if obj.Spec.GrantID != "" {
+		return obj.Spec.GrantID
+	}
 	if id := reconciler.CreatedID(obj); id != "" {
 		return id
 	}
@@ -115,9 +119,29 @@ func (e *External) state(g *hostup.Grant) accessv1alpha1.GrantState {
 // Observe reports the grant's lifecycle into status and what the loop should do next.
 func (e *External) Observe(ctx context.Context, obj *accessv1alpha1.DelegatedGrant) (reconciler.Observation, error) {
 	invite := reconciler.Observation{CreatePlan: fmt.Sprintf("invite %s (label %q)", obj.Spec.Email, obj.Spec.Label)}
+	adopted := obj.Spec.GrantID
+	if created := reconciler.CreatedID(obj); adopted != "" && created != "" && created != adopted {
+		o := reconciler.Stalled(accessv1alpha1.ReasonGrantMismatch, fmt.Sprintf(
+			"spec.grantID %s differs from grant %s, which this object invited (annotation %s): one object declares one grant; create a new DelegatedGrant to adopt %s",
+			adopted, created, accessv1alpha1.AnnotationCreatedID, adopted), false)
+		return reconciler.Observation{Exists: true, Result: &o}, nil
+	}
 	_, g, err := e.find(ctx, obj, false)
 	if err != nil {
 		return reconciler.Observation{}, err
+	}
+	if g == nil && adopted != "" {
+		o := reconciler.Stalled(accessv1alpha1.ReasonGrantNotFound, fmt.Sprintf(
+			"spec.grantID %s is not a grant of this HostUp account (see the ProviderConfig's status.undeclaredGrants or `kubectl contactsync import grants`); nothing was invited: an object that adopts a grant never invites",
+			adopted), true)
+		obj.Status.State = ""
+		return reconciler.Observation{Exists: true, Result: &o}, nil
+	}
+	if g != nil && adopted != "" && !sentTo(g, obj.Spec.Email) {
+		o := reconciler.Stalled(accessv1alpha1.ReasonGrantMismatch, fmt.Sprintf(
+			"grant %s was sent to %s, not to spec.email %s: fix spec.email (delete and re-create this object) or name the right grant; nothing was written",
+			g.ID, g.InviteEmail, obj.Spec.Email), true)
+		return reconciler.Observation{Exists: true, Result: &o}, nil
 	}
 	if g == nil {
 		if id := grantID(obj); id != "" {
@@ -157,12 +181,15 @@ func (e *External) Observe(ctx context.Context, obj *accessv1alpha1.DelegatedGra
 	case accessv1alpha1.GrantPending:
 		out = reconciler.Ready(accessv1alpha1.ReasonInvitePending, fmt.Sprintf("grant %s: the invitation to %s is waiting to be accepted%s", g.ID, obj.Spec.Email, expiresText(g.InviteExpiresAt)))
 	case accessv1alpha1.GrantExpired:
-		if obj.Spec.ReinviteOnExpiry {
+		if obj.Spec.ReinviteOnExpiry && adopted == "" {
 			invite.CreatePlan = fmt.Sprintf("re-invite %s: invitation %s expired unaccepted", obj.Spec.Email, g.ID)
 			return invite, nil
 		}
-		out = reconciler.Stalled(accessv1alpha1.ReasonInviteExpired, fmt.Sprintf(
-			"the invitation %s to %s expired unaccepted: set spec.reinviteOnExpiry to send a new one, or delete this object", g.ID, obj.Spec.Email), true)
+		msg := fmt.Sprintf("the invitation %s to %s expired unaccepted: set spec.reinviteOnExpiry to send a new one, or delete this object", g.ID, obj.Spec.Email)
+		if adopted != "" {
+			msg = fmt.Sprintf("the adopted invitation %s to %s expired unaccepted; an object that adopts a grant (spec.grantID) never invites: to invite again, create a DelegatedGrant without spec.grantID", g.ID, obj.Spec.Email)
+		}
+		out = reconciler.Stalled(accessv1alpha1.ReasonInviteExpired, msg, true)
 		return reconciler.Observation{Exists: true, Result: &out}, nil
 	case accessv1alpha1.GrantRevoked:
 		out = reconciler.Stalled(accessv1alpha1.ReasonGrantRevoked, fmt.Sprintf(
@@ -201,6 +228,10 @@ func Interrupted(grants []hostup.Grant, obj *accessv1alpha1.DelegatedGrant, sinc
 // rather than listing the whole account again. A requested token Secret is written after the
 // id is recorded.
 func (e *External) Create(ctx context.Context, obj *accessv1alpha1.DelegatedGrant) (reconciler.Created, error) {
+	if obj.Spec.GrantID != "" {
+		// Observe never asks for a create when spec.grantID is set; this is the last guard.
+		return reconciler.Created{}, reconciler.NotSentError(fmt.Errorf("spec.grantID %s adopts an existing grant: no invitation is ever sent for this object", obj.Spec.GrantID))
+	}
 	reason := EventInvited
 	if reconciler.CreatedID(obj) != "" {
 		reason = EventReinvited
@@ -306,6 +337,11 @@ func (e *External) Delete(ctx context.Context, obj *accessv1alpha1.DelegatedGran
 			"this object is removed once a poll sees it revoked. To let it go without revoking, set spec.deletionPolicy to Orphan", g.ID, err)
 	}
 	return reconciler.Deleted{Wait: reconciler.Stalled(accessv1alpha1.ReasonRevocationRequiresDashboard, msg, true), RequeueAfter: reconciler.Jitter(e.Interval)}, nil
+}
+
+// sentTo reports whether grant g was sent to (or accepted by) email, ignoring case.
+func sentTo(g *hostup.Grant, email string) bool {
+	return strings.EqualFold(g.InviteEmail, email) || (g.InviteEmail == "" && strings.EqualFold(g.GranteeEmail, email))
 }
 
 func expiresText(t *time.Time) string {

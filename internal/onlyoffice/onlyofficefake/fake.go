@@ -35,6 +35,7 @@ const (
 	RouteSelf           = "/api/2.0/people/@self"
 	RouteUserByEmail    = "/api/2.0/people/email"
 	RouteUser           = "/api/2.0/people/{user}"
+	RouteUsersByStatus  = "/api/2.0/people/status/{status}"
 	RouteContact        = "/api/2.0/crm/contact/{id}"
 	RouteContactAccess  = "/api/2.0/crm/contact/{id}/access"
 	RouteContactsAccess = "/api/2.0/crm/contact/access"

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -130,6 +131,7 @@ const (
 	kindSelf
 	kindUserByEmail
 	kindUser
+	kindUsersByStatus
 	kindGetContact
 	kindGetAccess
 	kindPutAccess
@@ -165,6 +167,8 @@ func resolve(method, path string) route {
 		return is(http.MethodGet, route{label: RouteSelf, kind: kindSelf})
 	case len(seg) == 2 && seg[0] == "people" && seg[1] == "email":
 		return is(http.MethodGet, route{label: RouteUserByEmail, kind: kindUserByEmail})
+	case len(seg) == 3 && seg[0] == "people" && seg[1] == "status" && isDigits(seg[2]):
+		return is(http.MethodGet, route{label: RouteUsersByStatus, kind: kindUsersByStatus, idText: seg[2]})
 	case len(seg) == 2 && seg[0] == "people" && !strings.HasPrefix(seg[1], "@") && seg[1] != "" &&
 		!map[string]bool{"filter": true, "search": true, "status": true, "import": true, "photo": true, "invite": true, "delete": true, "type": true}[seg[1]]:
 		return is(http.MethodGet, route{label: RouteUser, kind: kindUser, user: seg[1]})
@@ -351,6 +355,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
 		payload, aerr = s.userByEmail(r)
 	case kindUser:
 		payload, aerr = s.userByName(rt.user)
+	case kindUsersByStatus:
+		payload, aerr = s.usersByStatus(r, rt.idText)
 	case kindGetContact, kindGetAccess, kindPutAccess, kindPutBatch:
 		if caller.IsVisitor {
 			aerr = &apiError{http.StatusForbidden, "Forbidden", hresultSecurity}
@@ -524,6 +530,36 @@ func (s *Server) userByName(name string) (any, *apiError) {
 		}
 	}
 	return nil, notFound("User not found")
+}
+
+// usersByStatus is GET people/status/{status}: the users of that status (visitors included),
+// ordered by user name, paged by the API framework's count and startIndex.
+func (s *Server) usersByStatus(r *http.Request, status string) (any, *apiError) {
+	a, aerr := readArgs(r)
+	if aerr != nil {
+		return nil, aerr
+	}
+	st, _ := strconv.Atoi(status)
+	s.mu.Lock()
+	var all []*User
+	for _, u := range s.users {
+		if u.Status == st {
+			all = append(all, u)
+		}
+	}
+	s.mu.Unlock()
+	sort.Slice(all, func(i, j int) bool { return all[i].UserName < all[j].UserName })
+	start, _ := strconv.Atoi(a.first("startindex"))
+	start = min(max(start, 0), len(all))
+	end := len(all)
+	if n, err := strconv.Atoi(a.first("count")); err == nil && n > 0 {
+		end = min(start+n, len(all))
+	}
+	out := make([]userOut, 0, end-start)
+	for _, u := range all[start:end] {
+		out = append(out, userWire(u))
+	}
+	return out, nil
 }
 
 func userWire(u *User) userOut {
