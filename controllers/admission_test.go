@@ -172,6 +172,10 @@ spec:
   email: a@b.se
   deletionPolicy: Delete`,
 			`spec.deletionPolicy: Unsupported value: "Delete"`),
+		Entry("DelegatedGrant adopting a grant id with spaces", dg+`
+  email: a@b.se
+  grantID: "not an id"`,
+			"spec.grantID: Invalid value"),
 		Entry("DelegatedGrant with an over-long label", dg+`
   email: a@b.se
   label: `+strings.Repeat("x", 101),
@@ -372,6 +376,19 @@ spec:
 		err = k8sClient.Patch(suiteCtx, u, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"providerConfigRef":{"name":"other"}}}`)))
 		Expect(err).To(HaveOccurred())
 		Expect(err.Error()).To(ContainSubstring("providerConfigRef is immutable"))
+
+		By("spec.grantID may be set once, then never changed or removed")
+		adopt := decodeYAML(dg + `
+  email: a@b.se`)
+		adopt.SetName("adopt")
+		adopt.SetNamespace(ns)
+		Expect(k8sClient.Create(suiteCtx, adopt)).To(Succeed())
+		Expect(k8sClient.Patch(suiteCtx, adopt, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"grantID":"g-1"}}`)))).To(Succeed())
+		for _, patch := range []string{`{"spec":{"grantID":"g-2"}}`, `{"spec":{"grantID":null}}`} {
+			err = k8sClient.Patch(suiteCtx, adopt, client.RawPatch("application/merge-patch+json", []byte(patch)))
+			Expect(err).To(HaveOccurred(), patch)
+			Expect(err.Error()).To(ContainSubstring("grantID is immutable once set"))
+		}
 
 		created := decodeYAML(ca + `
   hostup:

@@ -822,3 +822,40 @@ func TestFaultsAreTyped(t *testing.T) {
 		})
 	}
 }
+
+func TestListUsersPagesThroughEveryUserOfAStatus(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 230; i++ {
+		e.fake.AddUser(f.User{UserName: fmt.Sprintf("user%03d", i), Email: fmt.Sprintf("user%03d@demo.example.com", i), FirstName: "U", LastName: fmt.Sprint(i)})
+	}
+	c := e.admin(t)
+	active, err := c.ListUsers(context.Background(), UserStatusActive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	terminated, err := c.ListUsers(context.Background(), UserStatusTerminated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	visitors := 0
+	for _, u := range active {
+		if seen[u.ID] || u.Status != UserStatusActive {
+			t.Fatalf("user %s twice or not active", u.Email)
+		}
+		seen[u.ID] = true
+		if u.IsVisitor {
+			visitors++
+		}
+	}
+	// The demo portal's 8 active users (one a visitor) and the 230 added; one terminated user.
+	if len(active) != 238 || visitors != 1 || len(terminated) != 1 || terminated[0].Email != f.DemoTerminatedEmail {
+		t.Errorf("active %d (visitors %d), terminated %d", len(active), visitors, len(terminated))
+	}
+	if got := e.fake.Calls(http.MethodGet, f.RouteUsersByStatus); got != 4 {
+		t.Errorf("%d list calls, want 3 pages of active users and 1 of terminated", got)
+	}
+	if _, err := c.ListUsers(context.Background(), 4); err == nil {
+		t.Error("status 4 accepted")
+	}
+}
