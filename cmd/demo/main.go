@@ -31,6 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -39,6 +40,7 @@ import (
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
 	"github.com/contactsync/contactsync/controllers"
+	"github.com/contactsync/contactsync/internal/cli"
 	"github.com/contactsync/contactsync/internal/hostup/hostupfake"
 	"github.com/contactsync/contactsync/internal/onlyoffice/onlyofficefake"
 )
@@ -210,6 +212,10 @@ func run(once bool, timeout time.Duration, dir string) error {
 	}
 	step("drift found and corrected; both dashboards match Git again")
 
+	if err := adoptScene(ctx, cfg, hu, dir); err != nil {
+		return err
+	}
+
 	if once {
 		return nil
 	}
@@ -225,6 +231,52 @@ func run(once bool, timeout time.Duration, dir string) error {
 			show()
 		}
 	}
+}
+
+// adoptScene shows `kubectl contactsync`: import a contact that exists in HostUp and no object
+// declares (Anna, seeded in the account), then plan an edited copy of the imported file.
+func adoptScene(ctx context.Context, cfg *rest.Config, hu *hostupfake.Server, dir string) error {
+	anna := hu.Contacts()[0]
+	plugin := func(args ...string) (int, string, error) {
+		var out, errb strings.Builder
+		base := []string{"-n", namespace, "--allow-insecure-http", "--hostup-allowed-hosts", "127.0.0.1"}
+		code := cli.Main(ctx, append(base, args...), cli.Options{Out: &out, Err: &errb, RESTConfig: cfg})
+		if code == cli.ExitError {
+			return code, out.String(), fmt.Errorf("kubectl contactsync %s: %s", strings.Join(args, " "), errb.String())
+		}
+		return code, out.String(), nil
+	}
+	step(fmt.Sprintf("adopting what exists: kubectl contactsync import hostup-contact %d (%s %s, made by hand in the dashboard)", anna.ID, anna.FirstName, anna.LastName))
+	_, imported, err := plugin("import", "hostup-contact", fmt.Sprint(anna.ID))
+	if err != nil {
+		return err
+	}
+	file := filepath.Join(dir, "imported.yaml")
+	if err := os.WriteFile(file, []byte(imported), 0o600); err != nil {
+		return err
+	}
+	fmt.Print(indent(imported))
+	edited := strings.Replace(imported, "managementPolicy: Observe", "managementPolicy: Enforce", 1)
+	edited = strings.Replace(edited, "    permissions:\n", "    permissions:\n      canViewInvoices: true\n", 1)
+	editedFile := filepath.Join(dir, "imported-edited.yaml")
+	if err := os.WriteFile(editedFile, []byte(edited), 0o600); err != nil {
+		return err
+	}
+	step("kubectl contactsync plan -f " + editedFile + "   (the copy now enforces and adds canViewInvoices)")
+	code, plan, err := plugin("plan", "-f", editedFile)
+	if err != nil {
+		return err
+	}
+	fmt.Print(indent(plan))
+	fmt.Printf("    exit code %d (0: nothing would change, 2: something would, 1: error); nothing was written\n", code)
+	if code != cli.ExitChanges {
+		return fmt.Errorf("plan of the edited import exited %d, want %d", code, cli.ExitChanges)
+	}
+	return nil
+}
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ") + "\n"
 }
 
 func step(s string) { fmt.Printf("==> %s\n", s) }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -329,5 +331,29 @@ func TestCredentialsNeverInOutput(t *testing.T) {
 	code, _, errs := w.run(t, "import", "hostup-contact", "14000")
 	if code != ExitError || !strings.Contains(errs, "error:") {
 		t.Errorf("rejected key: exit %d, %s", code, errs)
+	}
+}
+
+func TestEveryCommandHasHelpWithExamples(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Name() == "help" || c.Name() == "completion" || c.Parent() != nil && c.Parent().Name() == "completion" {
+			return
+		}
+		if c.Example == "" || !strings.Contains(c.Example, "kubectl contactsync") {
+			t.Errorf("%q has no example", c.CommandPath())
+		}
+		if c.Short == "" {
+			t.Errorf("%q has no short help", c.CommandPath())
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(NewCommand(&Options{}))
+	var out bytes.Buffer
+	if code := Main(context.Background(), []string{"plan", "--help"}, Options{Out: &out, Err: &out}); code != ExitOK ||
+		!strings.Contains(out.String(), "Examples:") || !strings.Contains(out.String(), "kubectl contactsync plan") {
+		t.Errorf("plan --help: exit %d\n%s", code, out.String())
 	}
 }
