@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -143,14 +144,13 @@ func readObjects(files []string, recursive bool, stdin io.Reader) ([]reconciler.
 	}
 	var out []reconciler.Object
 	for _, p := range paths {
-		var r io.Reader = stdin
+		r := stdin
 		if p != "-" {
-			fh, err := os.Open(p)
+			raw, err := os.ReadFile(p)
 			if err != nil {
 				return nil, err
 			}
-			defer func() { _ = fh.Close() }()
-			r = fh
+			r = bytes.NewReader(raw)
 		}
 		dec := utilyaml.NewYAMLOrJSONDecoder(bufio.NewReader(r), 4096)
 		for i := 0; ; i++ {
