@@ -120,7 +120,10 @@ const (
 )
 
 // ProviderConfigReference names a ProviderConfig in the object's own namespace, or a
-// ClusterProviderConfig whose namespace selector allows the object's namespace.
+// ClusterProviderConfig whose namespace selector allows the object's namespace. Like the name,
+// the kind is immutable (an unset kind equals ProviderConfig): the ids an object recorded belong
+// to its account.
+// +kubebuilder:validation:XValidation:rule="(has(self.kind) ? self.kind : 'ProviderConfig') == (has(oldSelf.kind) ? oldSelf.kind : 'ProviderConfig')",message="providerConfigRef.kind is immutable: the contact or grant ids this object recorded belong to its account (to move to another config, delete the object with deletionPolicy Orphan and create it anew)"
 type ProviderConfigReference struct {
 	// Kind of the config: ProviderConfig (the default: one in this namespace) or
 	// ClusterProviderConfig (cluster-scoped, shared by the namespaces its selector allows).
