@@ -203,3 +203,35 @@ func TestPoolKeepsTheConnectionOfADeletingConfigWhoseSecretWent(t *testing.T) {
 		t.Fatal("without a connection made earlier, nothing can be sent")
 	}
 }
+
+func TestConfigReadyWhileDeleting(t *testing.T) {
+	ready := func(observed int64) []metav1.Condition {
+		return []metav1.Condition{{Type: accessv1alpha1.TypeReady, Status: metav1.ConditionTrue, ObservedGeneration: observed}}
+	}
+	cases := map[string]struct {
+		generation, observed int64
+		deleting, notReady   bool
+		want                 bool
+	}{
+		"Ready for its generation":                        {generation: 1, observed: 1, want: true},
+		"Ready for an older generation (a spec edit)":     {generation: 2, observed: 1, want: false},
+		"being deleted: the bumped generation is no edit": {generation: 2, observed: 1, deleting: true, want: true},
+		"being deleted and never Ready":                   {generation: 2, observed: 1, deleting: true, notReady: true, want: false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			pc := &accessv1alpha1.ProviderConfig{ObjectMeta: metav1.ObjectMeta{Name: "x", Generation: tc.generation}}
+			pc.Status.Conditions = ready(tc.observed)
+			if tc.notReady {
+				pc.Status.Conditions[0].Status = metav1.ConditionFalse
+			}
+			if tc.deleting {
+				now := metav1.Now()
+				pc.DeletionTimestamp = &now
+			}
+			if got := ConfigOf(pc, "").Ready(); got != tc.want {
+				t.Errorf("Ready() = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
