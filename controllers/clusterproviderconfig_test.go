@@ -174,6 +174,20 @@ var _ = Describe("ClusterProviderConfig", func() {
 		// One shared list: about one call per period (at most periods+1). A connection per config
 		// would list about twice per period.
 		Expect(lists).To(BeNumerically("<=", periods+2), "one grant list per poll period for the account")
+
+		By("each audit counts the grants declared through the other config of the account as declared")
+		undeclared := func(st accessv1alpha1.ProviderConfigStatus) []string {
+			var ids []string
+			for _, g := range st.UndeclaredGrants {
+				ids = append(ids, g.ID)
+			}
+			return ids
+		}
+		Expect(getDG(viaPC).Status.GrantID).NotTo(BeEmpty())
+		Expect(getDG(viaCPC).Status.GrantID).NotTo(BeEmpty())
+		Eventually(func() []string { return undeclared(getPC(pc).Status) }).WithTimeout(eventuallyTO).ShouldNot(ContainElement(viaCPC.Status.GrantID))
+		Eventually(func() []string { return undeclared(getCPC(cpc).Status) }).WithTimeout(eventuallyTO).ShouldNot(ContainElement(viaPC.Status.GrantID))
+		Expect(undeclared(getPC(pc).Status)).NotTo(ContainElement(viaPC.Status.GrantID))
 	})
 })
 

@@ -139,9 +139,10 @@ func (r *ProviderConfigReconciler) verify(ctx context.Context, pc *connection.Co
 }
 
 // audit lists, in status.undeclaredGrants, the account's live grants (pending or active) that
-// no DelegatedGrant using this config declares (of its namespace, or for a ClusterProviderConfig
-// of any namespace), and gauges the grants by state. It reads the same shared,
-// once-per-interval observation as the DelegatedGrants.
+// no DelegatedGrant declares through this config or another config sharing the account's
+// connection (a ProviderConfig's DelegatedGrants are those of its namespace, a
+// ClusterProviderConfig's those of any namespace), and gauges the grants by state. It reads
+// the same shared, once-per-interval observation as the DelegatedGrants.
 func (r *ProviderConfigReconciler) audit(ctx context.Context, pc *connection.Config, interval time.Duration) error {
 	conn, err := r.Pool.Connect(ctx, r.Client, pc)
 	if err != nil {
@@ -151,19 +152,21 @@ func (r *ProviderConfigReconciler) audit(ctx context.Context, pc *connection.Con
 	if err != nil {
 		return err
 	}
-	list := &accessv1alpha1.DelegatedGrantList{}
-	opts := []client.ListOption{client.InNamespace(pc.Namespace), client.MatchingFields{indexProviderConfig: pc.Name}}
-	if r.Cluster {
-		opts = []client.ListOption{client.MatchingFields{indexClusterProviderConfig: pc.Name}}
-	}
-	if err := r.List(ctx, list, opts...); err != nil {
-		return fmt.Errorf("cannot list DelegatedGrants: %w", err)
-	}
 	declared := map[string]bool{}
-	for _, dg := range list.Items {
-		for _, id := range []string{dg.Status.GrantID, dg.Annotations[accessv1alpha1.AnnotationCreatedID]} {
-			if id != "" {
-				declared[id] = true
+	for _, ref := range r.Pool.SharingAccount(conn) {
+		list := &accessv1alpha1.DelegatedGrantList{}
+		opts := []client.ListOption{client.InNamespace(ref.Namespace), client.MatchingFields{indexProviderConfig: ref.Name}}
+		if ref.Kind == accessv1alpha1.KindClusterProviderConfig {
+			opts = []client.ListOption{client.MatchingFields{indexClusterProviderConfig: ref.Name}}
+		}
+		if err := r.List(ctx, list, opts...); err != nil {
+			return fmt.Errorf("cannot list DelegatedGrants: %w", err)
+		}
+		for _, dg := range list.Items {
+			for _, id := range []string{dg.Status.GrantID, dg.Annotations[accessv1alpha1.AnnotationCreatedID]} {
+				if id != "" {
+					declared[id] = true
+				}
 			}
 		}
 	}

@@ -46,8 +46,9 @@ type ClusterProviderConfig struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	Spec ClusterProviderConfigSpec `json:"spec"`
-	// Status is the same as a ProviderConfig's; undeclaredGrants counts the DelegatedGrants of
-	// every namespace that use this config.
+	// Status is the same as a ProviderConfig's; undeclaredGrants counts as declared the
+	// DelegatedGrants of every namespace that use this config (and of configs sharing its
+	// account's connection).
 	Status ProviderConfigStatus `json:"status,omitempty"`
 }
 

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -50,8 +51,14 @@ type Connection struct {
 	RevokeGrant func(ctx context.Context, grantID string) error
 
 	// key is the config's uid, generation and Secret resourceVersion: a change rebuilds.
-	key  string
-	acct *account
+	key    string
+	acct   *account
+	config ConfigRef
+}
+
+// ConfigRef names a ProviderConfig (Namespace set) or a ClusterProviderConfig.
+type ConfigRef struct {
+	Kind, Namespace, Name string
 }
 
 // account is what every config of one account shares.
@@ -155,12 +162,30 @@ func (p *Pool) Connect(ctx context.Context, kube client.Reader, c *Config) (*Con
 		return nil, err
 	}
 	conn.key = key
+	conn.config = ConfigRef{Kind: c.Kind, Namespace: c.Namespace, Name: c.Name}
 	if p.byConfig == nil {
 		p.byConfig = map[string]*Connection{}
 	}
 	p.byConfig[c.Key()] = conn
 	p.dropUnusedAccounts()
 	return conn, nil
+}
+
+// SharingAccount lists the configs whose current connection shares conn's account (conn's own
+// config included), sorted by kind, namespace and name.
+func (p *Pool) SharingAccount(conn *Connection) []ConfigRef {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []ConfigRef
+	for _, c := range p.byConfig {
+		if c.acct == conn.acct {
+			out = append(out, c.config)
+		}
+	}
+	slices.SortFunc(out, func(a, b ConfigRef) int {
+		return strings.Compare(a.Kind+"/"+a.Namespace+"/"+a.Name, b.Kind+"/"+b.Namespace+"/"+b.Name)
+	})
+	return out
 }
 
 // Forget drops the connection of a deleted config (kind and name as in Config.Key).

@@ -2,6 +2,7 @@ package connection
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -154,6 +155,10 @@ func TestPoolSharesOneAccountConnection(t *testing.T) {
 	a, b := connect(pc), connect(cpc)
 	if !a.SharesAccountWith(b) {
 		t.Error("a ProviderConfig and a ClusterProviderConfig with the same endpoint and key must share one connection (one limiter, one grant list)")
+	}
+	want := []ConfigRef{{Kind: accessv1alpha1.KindClusterProviderConfig, Name: "platform"}, {Kind: accessv1alpha1.KindProviderConfig, Namespace: "web", Name: "own"}}
+	if got := p.SharingAccount(a); !slices.Equal(got, want) {
+		t.Errorf("SharingAccount = %v, want %v", got, want)
 	}
 	if a.SharesAccountWith(connect(otherKey)) {
 		t.Error("another key is another account")
