@@ -191,6 +191,31 @@ var _ = Describe("ClusterProviderConfig", func() {
 	})
 })
 
+var _ = Describe("ClusterProviderConfig credentials", func() {
+	It("reads its Secret from the controller's namespace only when it opts in, and re-verifies when it does", func() {
+		ns := newNamespace()
+		fake, url := startHostUp()
+		cpc := hostupClusterProviderConfig(ns, url, accessv1alpha1.ClusterProviderConfigSpec{Namespaces: []string{ns}})
+		waitReady(cpc)
+		Expect(k8sClient.Patch(suiteCtx, secretRef(controllerNamespace, cpc.Name), client.RawPatch(types.MergePatchType,
+			[]byte(`{"metadata":{"labels":{"`+accessv1alpha1.LabelCredentials+`":null}}}`)))).To(Succeed())
+		Eventually(condition(cpc, accessv1alpha1.TypeStalled)).WithTimeout(eventuallyTO).
+			Should(haveCond(metav1.ConditionTrue, accessv1alpha1.ReasonSecretNotLabeled))
+		Expect(condition(cpc, accessv1alpha1.TypeStalled)().Message).To(ContainSubstring(`in namespace "` + controllerNamespace + `"`))
+
+		By("a Secret of the same name in an allowed namespace is not used instead, and nothing is sent")
+		createSecret(ns, cpc.Name, map[string]string{"apiKey": testAPIKey})
+		fake.ResetCounters()
+		Consistently(func() map[string]int { return fake.Counts() }).WithTimeout(shortPoll + time.Second).Should(BeEmpty())
+		Expect(condition(cpc, accessv1alpha1.TypeStalled)()).To(haveCond(metav1.ConditionTrue, accessv1alpha1.ReasonSecretNotLabeled))
+
+		By("opting the Secret in re-verifies at once (the Secret is watched)")
+		Expect(k8sClient.Patch(suiteCtx, secretRef(controllerNamespace, cpc.Name), client.RawPatch(types.MergePatchType,
+			[]byte(`{"metadata":{"labels":{"`+accessv1alpha1.LabelCredentials+`":"true"}}}`)))).To(Succeed())
+		waitReady(cpc)
+	})
+})
+
 var _ = Describe("ProviderConfig in use", func() {
 	It("is kept until its users are gone, says why, and lets their Revoke run first even when its Secret went first", func() {
 		ns := newNamespace()
