@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -52,7 +53,7 @@ func (r *configUsageReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			orig := obj.DeepCopyObject().(client.Object)
 			controllerutil.RemoveFinalizer(obj, accessv1alpha1.FinalizerInUse)
 			if err := r.kube.Patch(ctx, obj, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
-				return ctrl.Result{}, fmt.Errorf("cannot remove finalizer: %w", err)
+				return conflictRetry(err, "cannot remove finalizer")
 			}
 		}
 		r.pool.Forget(cfg)
@@ -65,7 +66,10 @@ func (r *configUsageReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		orig := obj.DeepCopyObject().(client.Object)
 		controllerutil.AddFinalizer(obj, accessv1alpha1.FinalizerInUse)
 		if err := r.kube.Patch(ctx, obj, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
+			if apierrors.IsNotFound(err) {
+				return ctrl.Result{}, nil
+			}
+			return conflictRetry(err, "cannot add finalizer")
 		}
 	}
 	orig := obj.DeepCopyObject().(reconciler.StatusObject)
@@ -91,6 +95,16 @@ func (r *configUsageReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		r.recorder.Eventf(obj, nil, corev1.EventTypeNormal, accessv1alpha1.ReasonInUse, "Delete", "%s", inUseMessage(cfg, users))
 	}
 	return ctrl.Result{}, nil
+}
+
+// conflictRetry comes back soon after a finalizer patch lost a race with a status write (the
+// verifying reconciler writes the same object), instead of the error backoff; other errors
+// are returned.
+func conflictRetry(err error, what string) (ctrl.Result, error) {
+	if apierrors.IsConflict(err) {
+		return ctrl.Result{RequeueAfter: 50 * time.Millisecond}, nil
+	}
+	return ctrl.Result{}, fmt.Errorf("%s: %w", what, err)
 }
 
 // markInUse says in the conditions that a deletion waits for users: Reconciling=True with
