@@ -69,7 +69,7 @@ func (r *ProviderConfigReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 	orig := obj.DeepCopyObject().(reconciler.StatusObject)
 	pc := connection.ConfigOf(obj, r.Pool.ControllerNamespace)
-	interval := r.Pool.SyncInterval(nil, pc.Spec)
+	interval := r.Pool.SyncIntervalOf(nil, pc.Spec)
 	o, identity, err := r.verify(ctx, pc)
 	if err == nil && o.Kind == reconciler.KindReady && pc.Spec.HostUp != nil {
 		err = r.audit(ctx, pc, interval)
@@ -104,7 +104,7 @@ func (r *ProviderConfigReconciler) now() time.Time {
 
 // verify connects and calls the provider's cheapest authenticated endpoint.
 func (r *ProviderConfigReconciler) verify(ctx context.Context, pc *connection.Config) (reconciler.Outcome, string, error) {
-	conn, err := r.Pool.Connect(ctx, r.Client, pc)
+	conn, err := r.Pool.ConnectConfig(ctx, r.Client, pc)
 	if err != nil {
 		return reconciler.Outcome{}, "", err
 	}
@@ -144,7 +144,7 @@ func (r *ProviderConfigReconciler) verify(ctx context.Context, pc *connection.Co
 // ClusterProviderConfig's those of any namespace), and gauges the grants by state. It reads
 // the same shared, once-per-interval observation as the DelegatedGrants.
 func (r *ProviderConfigReconciler) audit(ctx context.Context, pc *connection.Config, interval time.Duration) error {
-	conn, err := r.Pool.Connect(ctx, r.Client, pc)
+	conn, err := r.Pool.ConnectConfig(ctx, r.Client, pc)
 	if err != nil {
 		return err
 	}

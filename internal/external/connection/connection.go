@@ -133,11 +133,17 @@ func (p *Pool) Resolver(kube client.Reader) Resolver {
 	return Resolver{Kube: kube, Secrets: p.Secrets, ControllerNamespace: p.ControllerNamespace}
 }
 
-// Connect returns the connection of c. A problem a person must fix is an error carrying a
-// Stalled outcome. While c is being deleted, a connection already made for it outlives its
-// Secret: the objects that use c still apply their deletion policy with the credentials last
-// read, when the Secret went first (kubectl delete -f dir/, an Argo CD app deletion).
-func (p *Pool) Connect(ctx context.Context, kube client.Reader, c *Config) (*Connection, error) {
+// Connect returns the connection of the ProviderConfig pc (ConnectConfig of ConfigOf(pc)).
+func (p *Pool) Connect(ctx context.Context, kube client.Reader, pc *accessv1alpha1.ProviderConfig) (*Connection, error) {
+	return p.ConnectConfig(ctx, kube, ConfigOf(pc, p.ControllerNamespace))
+}
+
+// ConnectConfig returns the connection of c, a ProviderConfig or ClusterProviderConfig. A
+// problem a person must fix is an error carrying a Stalled outcome. While c is being deleted, a
+// connection already made for it outlives its Secret: the objects that use c still apply their
+// deletion policy with the credentials last read, when the Secret went first
+// (kubectl delete -f dir/, an Argo CD app deletion).
+func (p *Pool) ConnectConfig(ctx context.Context, kube client.Reader, c *Config) (*Connection, error) {
 	secret, err := p.Resolver(kube).Secret(ctx, c)
 	if err != nil {
 		if o := reconciler.Classify(err); c.Deleting() && o.Kind == reconciler.KindStalled {
@@ -336,9 +342,18 @@ func declaredInterval(override *metav1.Duration, spec *accessv1alpha1.ProviderCo
 	return reconciler.DefaultSyncInterval
 }
 
-// SyncInterval is the poll period of an object as this Pool runs it: the declared one (see
+// SyncInterval is the poll period of an object using the ProviderConfig pc (nil when unknown):
+// SyncIntervalOf its spec.
+func (p *Pool) SyncInterval(override *metav1.Duration, pc *accessv1alpha1.ProviderConfig) time.Duration {
+	if pc == nil {
+		return p.SyncIntervalOf(override, nil)
+	}
+	return p.SyncIntervalOf(override, &pc.Spec)
+}
+
+// SyncIntervalOf is the poll period of an object as this Pool runs it: the declared one (see
 // declaredInterval; spec is the config's, nil when unknown), divided by IntervalDivisor in tests.
-func (p *Pool) SyncInterval(override *metav1.Duration, spec *accessv1alpha1.ProviderConfigSpec) time.Duration {
+func (p *Pool) SyncIntervalOf(override *metav1.Duration, spec *accessv1alpha1.ProviderConfigSpec) time.Duration {
 	d := declaredInterval(override, spec)
 	if p.IntervalDivisor > 1 {
 		d /= time.Duration(p.IntervalDivisor)
@@ -354,9 +369,9 @@ func (p *Pool) SyncInterval(override *metav1.Duration, spec *accessv1alpha1.Prov
 func (p *Pool) ForObject(ctx context.Context, kube client.Reader, ns string, ref accessv1alpha1.ProviderConfigReference, want Provider, override *metav1.Duration) (*Connection, time.Duration, error) {
 	c, err := p.Resolver(kube).Config(ctx, ns, ref)
 	if err != nil {
-		return nil, p.SyncInterval(override, nil), err
+		return nil, p.SyncIntervalOf(override, nil), err
 	}
-	interval := p.SyncInterval(override, c.Spec)
+	interval := p.SyncIntervalOf(override, c.Spec)
 	if got := c.Provider(); got != want {
 		return nil, interval, reconciler.Fail(reconciler.Stalled(accessv1alpha1.ReasonProviderMismatch,
 			fmt.Sprintf("this object needs a %s %s but %q is for %s", want, c.Kind, c.Name, got), false))
@@ -368,7 +383,7 @@ func (p *Pool) ForObject(ctx context.Context, kube client.Reader, ns string, ref
 		}
 		return nil, interval, reconciler.Fail(reconciler.Progressing(accessv1alpha1.ReasonProviderConfigNotReady, msg, false))
 	}
-	conn, err := p.Connect(ctx, kube, c)
+	conn, err := p.ConnectConfig(ctx, kube, c)
 	if err != nil {
 		if o := reconciler.Classify(err); o.Kind == reconciler.KindStalled {
 			// The config reports the details; its dependants wait for it.

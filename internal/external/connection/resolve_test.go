@@ -146,7 +146,7 @@ func TestPoolSharesOneAccountConnection(t *testing.T) {
 	ctx := context.Background()
 	connect := func(obj client.Object) *Connection {
 		t.Helper()
-		c, err := p.Connect(ctx, kube, ConfigOf(obj, controllerNS))
+		c, err := p.ConnectConfig(ctx, kube, ConfigOf(obj, controllerNS))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,26 +185,26 @@ func TestPoolKeepsTheConnectionOfADeletingConfigWhoseSecretWent(t *testing.T) {
 	kube := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(secret).Build()
 	p := &Pool{}
 	ctx := context.Background()
-	before, err := p.Connect(ctx, kube, ConfigOf(pc, ""))
+	before, err := p.ConnectConfig(ctx, kube, ConfigOf(pc, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := kube.Delete(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Connect(ctx, kube, ConfigOf(pc, "")); reconciler.Classify(err).Reason != accessv1alpha1.ReasonSecretNotFound {
+	if _, err := p.ConnectConfig(ctx, kube, ConfigOf(pc, "")); reconciler.Classify(err).Reason != accessv1alpha1.ReasonSecretNotFound {
 		t.Fatalf("a config in use without its Secret: want SecretNotFound, got %v", err)
 	}
 	deleting := pc.DeepCopy()
 	now := metav1.Now()
 	deleting.DeletionTimestamp = &now
 	deleting.Generation++
-	after, err := p.Connect(ctx, kube, ConfigOf(deleting, ""))
+	after, err := p.ConnectConfig(ctx, kube, ConfigOf(deleting, ""))
 	if err != nil || after != before {
 		t.Fatalf("a config being deleted keeps its connection for its dependants' deletion policy: %v", err)
 	}
 	p.Forget(ConfigOf(pc, ""))
-	if _, err := p.Connect(ctx, kube, ConfigOf(deleting, "")); err == nil {
+	if _, err := p.ConnectConfig(ctx, kube, ConfigOf(deleting, "")); err == nil {
 		t.Fatal("without a connection made earlier, nothing can be sent")
 	}
 }
