@@ -115,8 +115,8 @@ func TestDefaultInstall(t *testing.T) {
 			t.Errorf("the policy does not exempt the controller's ServiceAccount %s/%s", sa.Namespace, sa.Name)
 		}
 	}
-	if kinds["CustomResourceDefinition"] != 3 {
-		t.Errorf("want the 3 CRDs, got %d", kinds["CustomResourceDefinition"])
+	if kinds["CustomResourceDefinition"] != 4 {
+		t.Errorf("want the 4 CRDs, got %d", kinds["CustomResourceDefinition"])
 	}
 	if deploy == nil {
 		t.Fatal("no Deployment in config/default")
@@ -156,6 +156,13 @@ func TestDefaultInstall(t *testing.T) {
 		t.Error("allowPrivilegeEscalation is not false")
 	case sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}):
 		t.Error("capabilities do not drop ALL")
+	}
+	podNamespace := false
+	for _, e := range c.Env {
+		podNamespace = podNamespace || (e.Name == "POD_NAMESPACE" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace")
+	}
+	if !podNamespace {
+		t.Error("no POD_NAMESPACE from metadata.namespace: ClusterProviderConfigs would find no credentials namespace")
 	}
 	if !slices.Contains(c.Args, "--leader-elect") {
 		t.Errorf("leader election is off: args %v", c.Args)

@@ -39,9 +39,16 @@ var _ = Describe("Admission", func() {
 			kind := obj.GetObjectKind().GroupVersionKind().Kind
 			obj.SetNamespace(ns)
 			Expect(k8sClient.Create(suiteCtx, obj)).To(Succeed(), "sample %s", f)
+			if obj.GetNamespace() == "" { // cluster-scoped: not purged with the namespace
+				DeferCleanup(func() {
+					_ = k8sClient.Delete(suiteCtx, obj)
+					_ = k8sClient.Patch(suiteCtx, obj, client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"finalizers":null}}`)))
+				})
+			}
 			seen[kind] = true
 		}
 		Expect(seen).To(HaveKey("ProviderConfig"))
+		Expect(seen).To(HaveKey("ClusterProviderConfig"))
 		Expect(seen).To(HaveKey("ContactAccess"))
 		Expect(seen).To(HaveKey("DelegatedGrant"))
 	})

@@ -36,7 +36,7 @@ func (c *contactAccessConnector) Connect(ctx context.Context, obj *accessv1alpha
 	if obj.Spec.HostUp != nil {
 		want = connection.HostUp
 	}
-	conn, interval, err := c.pool.ForObject(ctx, c.kube, obj.Namespace, obj.Spec.ProviderConfigRef.Name, want, obj.Spec.SyncInterval)
+	conn, interval, err := c.pool.ForObject(ctx, c.kube, obj.Namespace, obj.Spec.ProviderConfigRef, want, obj.Spec.SyncInterval)
 	if err != nil {
 		return nil, interval, err
 	}
@@ -46,13 +46,11 @@ func (c *contactAccessConnector) Connect(ctx context.Context, obj *accessv1alpha
 	return onlyofficecontact.New(conn, interval, c.clock), interval, nil
 }
 
-// setupContactAccess registers the ContactAccess controller. A ProviderConfig becoming Ready
-// (or changing) wakes the objects that use it; our own status writes do not trigger reconciles.
+// setupContactAccess registers the ContactAccess controller. A ProviderConfig or
+// ClusterProviderConfig becoming Ready (or changing), or a namespace's labels changing, wakes the
+// objects that use it; our own status writes do not trigger reconciles.
 func setupContactAccess(mgr ctrl.Manager, pool *connection.Pool, o Options) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &accessv1alpha1.ContactAccess{}, indexProviderConfig,
-		func(obj client.Object) []string {
-			return []string{obj.(*accessv1alpha1.ContactAccess).Spec.ProviderConfigRef.Name}
-		}); err != nil {
+	if err := indexDependant(context.Background(), mgr.GetFieldIndexer(), &accessv1alpha1.ContactAccess{}); err != nil {
 		return err
 	}
 	r := &reconciler.Reconciler[*accessv1alpha1.ContactAccess]{
@@ -63,12 +61,13 @@ func setupContactAccess(mgr ctrl.Manager, pool *connection.Pool, o Options) erro
 		Now:         o.Now,
 		AfterCreate: o.afterCreate,
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&accessv1alpha1.ContactAccess{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&accessv1alpha1.ProviderConfig{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, pc client.Object) []reconcile.Request {
 			return requestsFor(ctx, mgr.GetClient(), &accessv1alpha1.ContactAccessList{}, pc.GetNamespace(), indexProviderConfig, pc.GetName())
-		}), builder.WithPredicates(providerConfigReadinessChanged())).
+		}), builder.WithPredicates(providerConfigReadinessChanged()))
+	return watchClusterConfigs(b, mgr.GetClient(), func() client.ObjectList { return &accessv1alpha1.ContactAccessList{} }).
 		WithOptions(controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles, RateLimiter: errorBackoff()}).
 		Complete(r)
 }

@@ -29,7 +29,7 @@ type delegatedGrantConnector struct {
 }
 
 func (c *delegatedGrantConnector) Connect(ctx context.Context, obj *accessv1alpha1.DelegatedGrant) (reconciler.External[*accessv1alpha1.DelegatedGrant], time.Duration, error) {
-	conn, interval, err := c.pool.ForObject(ctx, c.mgr.GetClient(), obj.Namespace, obj.Spec.ProviderConfigRef.Name, connection.HostUp, obj.Spec.SyncInterval)
+	conn, interval, err := c.pool.ForObject(ctx, c.mgr.GetClient(), obj.Namespace, obj.Spec.ProviderConfigRef, connection.HostUp, obj.Spec.SyncInterval)
 	if err != nil {
 		return nil, interval, err
 	}
@@ -38,10 +38,7 @@ func (c *delegatedGrantConnector) Connect(ctx context.Context, obj *accessv1alph
 
 // setupDelegatedGrant registers the DelegatedGrant controller.
 func setupDelegatedGrant(mgr ctrl.Manager, pool *connection.Pool, o Options) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &accessv1alpha1.DelegatedGrant{}, indexProviderConfig,
-		func(obj client.Object) []string {
-			return []string{obj.(*accessv1alpha1.DelegatedGrant).Spec.ProviderConfigRef.Name}
-		}); err != nil {
+	if err := indexDependant(context.Background(), mgr.GetFieldIndexer(), &accessv1alpha1.DelegatedGrant{}); err != nil {
 		return err
 	}
 	r := &reconciler.Reconciler[*accessv1alpha1.DelegatedGrant]{
@@ -52,12 +49,13 @@ func setupDelegatedGrant(mgr ctrl.Manager, pool *connection.Pool, o Options) err
 		Now:         o.Now,
 		AfterCreate: o.afterCreate,
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&accessv1alpha1.DelegatedGrant{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&accessv1alpha1.ProviderConfig{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, pc client.Object) []reconcile.Request {
 			return requestsFor(ctx, mgr.GetClient(), &accessv1alpha1.DelegatedGrantList{}, pc.GetNamespace(), indexProviderConfig, pc.GetName())
-		}), builder.WithPredicates(providerConfigReadinessChanged())).
+		}), builder.WithPredicates(providerConfigReadinessChanged()))
+	return watchClusterConfigs(b, mgr.GetClient(), func() client.ObjectList { return &accessv1alpha1.DelegatedGrantList{} }).
 		WithOptions(controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles, RateLimiter: errorBackoff()}).
 		Complete(r)
 }

@@ -59,6 +59,18 @@ func healthCases() map[string]healthCase {
 			Status:     accessv1alpha1.ProviderConfigStatus{CommonStatus: accessv1alpha1.CommonStatus{Conditions: conds, ObservedGeneration: 1}},
 		}
 	}
+	cpc := func(conds []metav1.Condition) *accessv1alpha1.ClusterProviderConfig {
+		return &accessv1alpha1.ClusterProviderConfig{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "access.contactsync.dev/v1alpha1", Kind: "ClusterProviderConfig"},
+			ObjectMeta: metav1.ObjectMeta{Name: "x", Generation: 1},
+			Status:     accessv1alpha1.ProviderConfigStatus{CommonStatus: accessv1alpha1.CommonStatus{Conditions: conds, ObservedGeneration: 1}},
+		}
+	}
+	// A ClusterProviderConfig being deleted while in use: the deletion bumped the generation to 2,
+	// Ready stays as verified at 1, and the usage reconciler marked the wait.
+	inUse := cpc(withOutcome(reconciler.Ready(accessv1alpha1.ReasonCredentialsVerified, "ok"), 1, 1))
+	inUse.Generation, inUse.DeletionTimestamp, inUse.Finalizers = 2, ptr(metav1.Unix(1, 0)), []string{accessv1alpha1.FinalizerInUse}
+	markInUse(&inUse.Status.CommonStatus, 2, "deletion waits until the 1 object(s) using this ClusterProviderConfig are gone")
 	ok := reconciler.Ready(accessv1alpha1.ReasonAvailable, "matches")
 	return map[string]healthCase{
 		// kstatus cannot tell an object nobody reconciled yet from a finished one (its own,
@@ -83,6 +95,13 @@ func healthCases() map[string]healthCase {
 			"Degraded", status.FailedStatus},
 		"ProviderConfigReady": {"credentials verified", pc(withOutcome(reconciler.Ready(accessv1alpha1.ReasonCredentialsVerified, "ok"), 1, 1)),
 			"Healthy", status.CurrentStatus},
+		"ClusterProviderConfigReady": {"credentials verified", cpc(withOutcome(reconciler.Ready(accessv1alpha1.ReasonCredentialsVerified, "ok"), 1, 1)),
+			"Healthy", status.CurrentStatus},
+		"ClusterProviderConfigSecretNotLabeled": {"its Secret lacks the opt-in label", cpc(withOutcome(reconciler.Stalled(accessv1alpha1.ReasonSecretNotLabeled, "not opted in", false), 1, 1)),
+			"Degraded", status.FailedStatus},
+		"ClusterProviderConfigInUse": {"a deletion waiting for the objects that use it", inUse, "Progressing", status.TerminatingStatus},
+		"NamespaceNotAllowed": {"a namespace the ClusterProviderConfig does not allow", ca(1, 1, withOutcome(reconciler.Stalled(accessv1alpha1.ReasonNamespaceNotAllowed, "not allowed", false), 1, 1)),
+			"Degraded", status.FailedStatus},
 	}
 }
 
@@ -190,7 +209,7 @@ func TestArgoCDConfigMapCarriesTheScript(t *testing.T) {
 	if err := yaml.Unmarshal(raw, &cm); err != nil {
 		t.Fatal(err)
 	}
-	for _, kind := range []string{"ProviderConfig", "ContactAccess", "DelegatedGrant"} {
+	for _, kind := range []string{"ProviderConfig", "ClusterProviderConfig", "ContactAccess", "DelegatedGrant"} {
 		key := "resource.customizations.health.access.contactsync.dev_" + kind
 		if diff := cmp.Diff(strings.TrimSpace(string(script)), strings.TrimSpace(cm.Data[key])); diff != "" {
 			t.Errorf("%s differs from health.lua (-want +got):\n%s", key, diff)

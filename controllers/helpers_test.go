@@ -90,6 +90,8 @@ func condition(obj client.Object, t string) func() *metav1.Condition {
 		switch o := obj.(type) {
 		case *accessv1alpha1.ProviderConfig:
 			conds = o.Status.Conditions
+		case *accessv1alpha1.ClusterProviderConfig:
+			conds = o.Status.Conditions
 		case *accessv1alpha1.ContactAccess:
 			conds = o.Status.Conditions
 		case *accessv1alpha1.DelegatedGrant:
@@ -112,7 +114,7 @@ func waitReady(obj client.Object) {
 
 func readyReason(obj client.Object) string {
 	switch obj.(type) {
-	case *accessv1alpha1.ProviderConfig:
+	case *accessv1alpha1.ProviderConfig, *accessv1alpha1.ClusterProviderConfig:
 		return accessv1alpha1.ReasonCredentialsVerified
 	case *accessv1alpha1.DelegatedGrant:
 		return accessv1alpha1.ReasonInvitePending // a fresh invitation

@@ -23,36 +23,53 @@ import (
 	"github.com/contactsync/contactsync/internal/reconciler"
 )
 
-// ProviderConfigReconciler verifies the credentials of each ProviderConfig against its API and
-// keeps the shared connection of the account up to date.
+// ProviderConfigReconciler verifies the credentials of each ProviderConfig (or, with Cluster
+// set, of each ClusterProviderConfig) against its API and keeps the shared connection of the
+// account up to date. Keeping a config while objects use it is configUsageReconciler's job.
 type ProviderConfigReconciler struct {
 	client.Client
 	Pool *connection.Pool
 	Now  func() time.Time
+	// Cluster selects ClusterProviderConfigs instead of ProviderConfigs.
+	Cluster bool
 }
 
 // +kubebuilder:rbac:groups=access.contactsync.dev,resources=providerconfigs,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=access.contactsync.dev,resources=providerconfigs/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=access.contactsync.dev,resources=providerconfigs/finalizers,verbs=update
+// +kubebuilder:rbac:groups=access.contactsync.dev,resources=clusterproviderconfigs,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=access.contactsync.dev,resources=clusterproviderconfigs/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=access.contactsync.dev,resources=clusterproviderconfigs/finalizers,verbs=update
+
+// newConfig returns an empty object of the reconciler's kind.
+func newConfig(cluster bool) reconciler.StatusObject {
+	if cluster {
+		return &accessv1alpha1.ClusterProviderConfig{}
+	}
+	return &accessv1alpha1.ProviderConfig{}
+}
 
 // Reconcile verifies the credentials with the cheapest call of the provider. Its status goes
 // through the same writer as every kind: written only when it changed, lastSyncTime at most
-// hourly.
+// hourly. A config being deleted is not verified any more; the connection it had stays for the
+// objects that still use it, and goes when the config does.
 func (r *ProviderConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	pc := &accessv1alpha1.ProviderConfig{}
-	if err := r.Get(ctx, req.NamespacedName, pc); err != nil {
+	obj := newConfig(r.Cluster)
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.Pool.Forget(req.NamespacedName)
+			obj.SetNamespace(req.Namespace)
+			obj.SetName(req.Name)
+			r.Pool.Forget(connection.ConfigOf(obj, r.Pool.ControllerNamespace))
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
 	}
-	if !pc.DeletionTimestamp.IsZero() {
-		r.Pool.Forget(req.NamespacedName)
+	if !obj.GetDeletionTimestamp().IsZero() {
 		return ctrl.Result{}, nil
 	}
-	orig := pc.DeepCopy()
-	interval := r.Pool.SyncInterval(nil, pc)
+	orig := obj.DeepCopyObject().(reconciler.StatusObject)
+	pc := connection.ConfigOf(obj, r.Pool.ControllerNamespace)
+	interval := r.Pool.SyncIntervalOf(nil, pc.Spec)
 	o, identity, err := r.verify(ctx, pc)
 	if err == nil && o.Kind == reconciler.KindReady && pc.Spec.HostUp != nil {
 		err = r.audit(ctx, pc, interval)
@@ -65,7 +82,7 @@ func (r *ProviderConfigReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		now := metav1.NewTime(r.now())
 		pc.Status.LastSyncTime = &now
 	}
-	if err := reconciler.WriteStatus(ctx, r.Client, pc, orig, o); err != nil {
+	if err := reconciler.WriteStatus(ctx, r.Client, obj, orig, o); err != nil {
 		return ctrl.Result{}, err
 	}
 	if o.Kind == reconciler.KindRetrying {
@@ -86,8 +103,8 @@ func (r *ProviderConfigReconciler) now() time.Time {
 }
 
 // verify connects and calls the provider's cheapest authenticated endpoint.
-func (r *ProviderConfigReconciler) verify(ctx context.Context, pc *accessv1alpha1.ProviderConfig) (reconciler.Outcome, string, error) {
-	conn, err := r.Pool.Connect(ctx, r.Client, pc)
+func (r *ProviderConfigReconciler) verify(ctx context.Context, pc *connection.Config) (reconciler.Outcome, string, error) {
+	conn, err := r.Pool.ConnectConfig(ctx, r.Client, pc)
 	if err != nil {
 		return reconciler.Outcome{}, "", err
 	}
@@ -122,10 +139,12 @@ func (r *ProviderConfigReconciler) verify(ctx context.Context, pc *accessv1alpha
 }
 
 // audit lists, in status.undeclaredGrants, the account's live grants (pending or active) that
-// no DelegatedGrant of the namespace declares, and gauges the grants by state. It reads the
-// same shared, once-per-interval observation as the DelegatedGrants.
-func (r *ProviderConfigReconciler) audit(ctx context.Context, pc *accessv1alpha1.ProviderConfig, interval time.Duration) error {
-	conn, err := r.Pool.Connect(ctx, r.Client, pc)
+// no DelegatedGrant declares through this config or another config sharing the account's
+// connection (a ProviderConfig's DelegatedGrants are those of its namespace, a
+// ClusterProviderConfig's those of any namespace), and gauges the grants by state. It reads
+// the same shared, once-per-interval observation as the DelegatedGrants.
+func (r *ProviderConfigReconciler) audit(ctx context.Context, pc *connection.Config, interval time.Duration) error {
+	conn, err := r.Pool.ConnectConfig(ctx, r.Client, pc)
 	if err != nil {
 		return err
 	}
@@ -133,15 +152,21 @@ func (r *ProviderConfigReconciler) audit(ctx context.Context, pc *accessv1alpha1
 	if err != nil {
 		return err
 	}
-	list := &accessv1alpha1.DelegatedGrantList{}
-	if err := r.List(ctx, list, client.InNamespace(pc.Namespace), client.MatchingFields{indexProviderConfig: pc.Name}); err != nil {
-		return fmt.Errorf("cannot list DelegatedGrants: %w", err)
-	}
 	declared := map[string]bool{}
-	for _, dg := range list.Items {
-		for _, id := range []string{dg.Spec.GrantID, dg.Status.GrantID, dg.Annotations[accessv1alpha1.AnnotationCreatedID]} {
-			if id != "" {
-				declared[id] = true
+	for _, ref := range r.Pool.SharingAccount(conn) {
+		list := &accessv1alpha1.DelegatedGrantList{}
+		opts := []client.ListOption{client.InNamespace(ref.Namespace), client.MatchingFields{indexProviderConfig: ref.Name}}
+		if ref.Kind == accessv1alpha1.KindClusterProviderConfig {
+			opts = []client.ListOption{client.MatchingFields{indexClusterProviderConfig: ref.Name}}
+		}
+		if err := r.List(ctx, list, opts...); err != nil {
+			return fmt.Errorf("cannot list DelegatedGrants: %w", err)
+		}
+		for _, dg := range list.Items {
+			for _, id := range []string{dg.Spec.GrantID, dg.Status.GrantID, dg.Annotations[accessv1alpha1.AnnotationCreatedID]} {
+				if id != "" {
+					declared[id] = true
+				}
 			}
 		}
 	}
@@ -173,29 +198,38 @@ func (r *ProviderConfigReconciler) audit(ctx context.Context, pc *accessv1alpha1
 
 // SetupWithManager registers the reconciler; a change to a referenced Secret re-verifies.
 func (r *ProviderConfigReconciler) SetupWithManager(mgr ctrl.Manager, o Options) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &accessv1alpha1.ProviderConfig{}, indexSecretName,
+	obj := newConfig(r.Cluster)
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), obj, indexSecretName,
 		func(obj client.Object) []string {
-			pc := obj.(*accessv1alpha1.ProviderConfig)
-			switch {
-			case pc.Spec.HostUp != nil:
-				return []string{pc.Spec.HostUp.APIKeySecretRef.Name}
-			case pc.Spec.OnlyOffice != nil:
-				return []string{pc.Spec.OnlyOffice.CredentialsSecretRef.Name}
+			c := connection.ConfigOf(obj, r.Pool.ControllerNamespace)
+			if name := c.SecretName(); name != "" {
+				return []string{c.SecretNamespace + "/" + name}
 			}
 			return nil
 		}); err != nil {
 		return err
 	}
+	name := "providerconfig"
+	if r.Cluster {
+		name = "clusterproviderconfig"
+	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&accessv1alpha1.ProviderConfig{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Named(name).
+		For(obj, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.forSecret),
 			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles, RateLimiter: errorBackoff()}).
 		Complete(r)
 }
 
+// indexSecretName indexes a config by "namespace/name" of its credentials Secret.
 const indexSecretName = "spec.secretName"
 
 func (r *ProviderConfigReconciler) forSecret(ctx context.Context, s client.Object) []reconcile.Request {
-	return requestsFor(ctx, r, &accessv1alpha1.ProviderConfigList{}, s.GetNamespace(), indexSecretName, s.GetName())
+	var list client.ObjectList = &accessv1alpha1.ProviderConfigList{}
+	ns := s.GetNamespace()
+	if r.Cluster {
+		list, ns = &accessv1alpha1.ClusterProviderConfigList{}, ""
+	}
+	return requestsFor(ctx, r, list, ns, indexSecretName, s.GetNamespace()+"/"+s.GetName())
 }

@@ -47,7 +47,7 @@ func expectNoSecretsIn(extra, ns string) {
 	GinkgoHelper()
 	haystack := []string{extra}
 	for _, list := range []client.ObjectList{
-		&accessv1alpha1.ProviderConfigList{}, &accessv1alpha1.ContactAccessList{}, &accessv1alpha1.DelegatedGrantList{},
+		&accessv1alpha1.ProviderConfigList{}, &accessv1alpha1.ClusterProviderConfigList{}, &accessv1alpha1.ContactAccessList{}, &accessv1alpha1.DelegatedGrantList{},
 		&eventsv1.EventList{}, &corev1.EventList{},
 	} {
 		Expect(k8sClient.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())

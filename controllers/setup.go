@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -24,7 +25,6 @@ import (
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
 	"github.com/contactsync/contactsync/internal/external/connection"
-	"github.com/contactsync/contactsync/internal/reconciler"
 )
 
 // Options are the knobs of the controllers, bound to command-line flags by the manager.
@@ -40,6 +40,10 @@ type Options struct {
 	// AllowedHosts per provider ("hostup", "onlyoffice"); empty means any host. The manager's
 	// flags default HostUp to its public API host.
 	AllowedHosts map[string][]string
+	// CredentialsNamespace holds the Secrets of ClusterProviderConfigs that name no
+	// credentialsNamespace: the controller's own namespace (--credentials-namespace, default
+	// the POD_NAMESPACE environment variable).
+	CredentialsNamespace string
 
 	// afterCreate (tests only) runs between a create call and the recording of its id.
 	afterCreate func() error
@@ -60,6 +64,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	// its per-account limiter, and ONLYOFFICE writes can only coalesce across concurrent reconciles.
 	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", 16, "Reconciles run in parallel per kind (API calls are paced per account by the ProviderConfig's rate limit).")
 	fs.BoolVar(&o.AllowInsecureHTTP, "allow-insecure-http", false, "Accept plain http base URLs in ProviderConfigs (for local tests and the demo); without it credentials are sent only over https.")
+	fs.StringVar(&o.CredentialsNamespace, "credentials-namespace", os.Getenv("POD_NAMESPACE"), "Namespace of the credentials Secrets of ClusterProviderConfigs that name no spec.credentialsNamespace (default: the POD_NAMESPACE environment variable, the controller's own namespace).")
 	o.AllowedHosts = map[string][]string{string(connection.HostUp): {defaultHostUpHost}}
 	for _, p := range []connection.Provider{connection.HostUp, connection.OnlyOffice} {
 		def := strings.Join(o.AllowedHosts[string(p)], ",")
@@ -113,10 +118,20 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		Endpoints: connection.EndpointPolicy{AllowInsecureHTTP: o.AllowInsecureHTTP, AllowedHosts: hosts},
 		Secrets:   connection.SecretReader{Cached: mgr.GetClient(), Metadata: mgr.GetAPIReader()},
 
+		ControllerNamespace: o.CredentialsNamespace,
+
 		IntervalDivisor: o.intervalDivisor,
 	}
 	if err := (&ProviderConfigReconciler{Client: mgr.GetClient(), Pool: pool, Now: o.Now}).SetupWithManager(mgr, o); err != nil {
 		return fmt.Errorf("cannot set up the ProviderConfig controller: %w", err)
+	}
+	if err := (&ProviderConfigReconciler{Client: mgr.GetClient(), Pool: pool, Now: o.Now, Cluster: true}).SetupWithManager(mgr, o); err != nil {
+		return fmt.Errorf("cannot set up the ClusterProviderConfig controller: %w", err)
+	}
+	for _, cluster := range []bool{false, true} {
+		if err := setupConfigUsage(mgr, pool, cluster, o); err != nil {
+			return fmt.Errorf("cannot set up the config usage controller: %w", err)
+		}
 	}
 	if err := setupContactAccess(mgr, pool, o); err != nil {
 		return fmt.Errorf("cannot set up the ContactAccess controller: %w", err)
@@ -127,7 +142,11 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	return nil
 }
 
+// Secrets: the ProviderConfigs' of every namespace, and the ClusterProviderConfigs' in the
+// controller's namespace (or their credentialsNamespace). Only labelled ones are cached or read.
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// Namespaces: their labels, for ClusterProviderConfig namespace selectors.
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -160,13 +179,14 @@ func requestsFor(ctx context.Context, kube client.Reader, list client.ObjectList
 	return out
 }
 
-// providerConfigReadinessChanged passes ProviderConfig events that matter to the objects using
-// it: creation, deletion, a spec change, or a change of its Ready condition.
+// providerConfigReadinessChanged passes ProviderConfig and ClusterProviderConfig events that
+// matter to the objects using it: creation, deletion, a spec change (a ClusterProviderConfig's
+// namespace selector included), or a change of its Ready condition.
 func providerConfigReadinessChanged() predicate.Predicate {
 	return predicate.Funcs{
 		UpdateFunc: func(e event.UpdateEvent) bool {
-			o, n := e.ObjectOld.(*accessv1alpha1.ProviderConfig), e.ObjectNew.(*accessv1alpha1.ProviderConfig)
-			return o.Generation != n.Generation || reconciler.IsReady(o.Status.Conditions, o.Generation) != reconciler.IsReady(n.Status.Conditions, n.Generation)
+			o, n := e.ObjectOld, e.ObjectNew
+			return o.GetGeneration() != n.GetGeneration() || configReady(o) != configReady(n)
 		},
 	}
 }

@@ -92,7 +92,7 @@ func startManager() {
 	Expect(err).NotTo(HaveOccurred())
 	// The fakes listen on plain http on loopback: the test manager runs as the demo does, with
 	// --allow-insecure-http and an allow-list of 127.0.0.1 for both providers.
-	Expect(Setup(mgr, Options{MaxConcurrentReconciles: 4, AllowInsecureHTTP: true, intervalDivisor: timeDivisor,
+	Expect(Setup(mgr, Options{MaxConcurrentReconciles: 4, AllowInsecureHTTP: true, intervalDivisor: timeDivisor, CredentialsNamespace: controllerNamespace,
 		AllowedHosts: map[string][]string{"hostup": {"127.0.0.1"}, "onlyoffice": {"127.0.0.1"}}, afterCreate: func() error {
 			if f := crashAfterCreate.Load(); f != nil {
 				return (*f)()

@@ -38,8 +38,15 @@ const (
 	ReasonSecretNotFound = "SecretNotFound"
 	// ReasonSecretInvalid: a referenced Secret lacks a key or holds an unusable value.
 	ReasonSecretInvalid = "SecretInvalid"
-	// ReasonProviderConfigNotFound: spec.providerConfigRef names no ProviderConfig in this namespace.
+	// ReasonProviderConfigNotFound: spec.providerConfigRef names no ProviderConfig in this
+	// namespace (or no ClusterProviderConfig).
 	ReasonProviderConfigNotFound = "ProviderConfigNotFound"
+	// ReasonNamespaceNotAllowed: spec.providerConfigRef names a ClusterProviderConfig whose
+	// namespace selector does not allow this namespace; nothing was read or written.
+	ReasonNamespaceNotAllowed = "NamespaceNotAllowed"
+	// ReasonInUse: a ProviderConfig or ClusterProviderConfig being deleted waits until the objects
+	// that use it are gone (their deletion policy needs it).
+	ReasonInUse = "InUse"
 	// ReasonProviderConfigNotReady: the referenced ProviderConfig has not verified its credentials yet.
 	ReasonProviderConfigNotReady = "ProviderConfigNotReady"
 	// ReasonProviderMismatch: the spec's provider block does not match the ProviderConfig's kind.
@@ -118,14 +125,33 @@ const (
 	DeletionDelete DeletionPolicy = "Delete"
 )
 
-// ProviderConfigReference names a ProviderConfig in the object's own namespace.
+// ProviderConfigReference names a ProviderConfig in the object's own namespace, or a
+// ClusterProviderConfig whose namespace selector allows the object's namespace. Like the name,
+// the kind is immutable (an unset kind equals ProviderConfig): the ids an object recorded belong
+// to its account.
+// +kubebuilder:validation:XValidation:rule="(has(self.kind) ? self.kind : 'ProviderConfig') == (has(oldSelf.kind) ? oldSelf.kind : 'ProviderConfig')",message="providerConfigRef.kind is immutable: the contact or grant ids this object recorded belong to its account (to move to another config, delete the object with deletionPolicy Orphan and create it anew)"
 type ProviderConfigReference struct {
-	// Name of the ProviderConfig in this namespace. Cross-namespace references are not possible.
+	// Kind of the config: ProviderConfig (the default: one in this namespace) or
+	// ClusterProviderConfig (cluster-scoped, shared by the namespaces its selector allows).
+	// +kubebuilder:validation:Enum=ProviderConfig;ClusterProviderConfig
+	// +optional
+	Kind string `json:"kind,omitempty"`
+	// Name of the ProviderConfig in this namespace, or of the ClusterProviderConfig.
+	// Cross-namespace references to a ProviderConfig are not possible.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	Name string `json:"name"`
 }
+
+// Kinds a ProviderConfigReference may name.
+const (
+	KindProviderConfig        = "ProviderConfig"
+	KindClusterProviderConfig = "ClusterProviderConfig"
+)
+
+// IsCluster reports whether the reference names a ClusterProviderConfig.
+func (r ProviderConfigReference) IsCluster() bool { return r.Kind == KindClusterProviderConfig }
 
 // SecretKeySelector names a key of a Secret in the object's own namespace.
 type SecretKeySelector struct {
@@ -184,6 +210,9 @@ const (
 	AnnotationCreatedID = "access.contactsync.dev/created-id"
 	// Finalizer keeps an object until its deletion policy has been applied.
 	Finalizer = "access.contactsync.dev/finalizer"
+	// FinalizerInUse keeps a ProviderConfig or ClusterProviderConfig while objects use it, so
+	// that their deletion policy can still reach the provider.
+	FinalizerInUse = "access.contactsync.dev/in-use"
 )
 
 // GetCommonStatus returns the conditions and generation bookkeeping shared by every kind.
@@ -203,3 +232,9 @@ func (o *DelegatedGrant) StatusValue() any { return o.Status }
 
 // StatusValue returns the whole status, to tell whether a reconcile changed it.
 func (o *ProviderConfig) StatusValue() any { return o.Status }
+
+// GetCommonStatus returns the conditions and generation bookkeeping shared by every kind.
+func (o *ClusterProviderConfig) GetCommonStatus() *CommonStatus { return &o.Status.CommonStatus }
+
+// StatusValue returns the whole status, to tell whether a reconcile changed it.
+func (o *ClusterProviderConfig) StatusValue() any { return o.Status }

@@ -24,6 +24,7 @@ var (
 func addKnownTypes(s *runtime.Scheme) error {
 	s.AddKnownTypes(GroupVersion,
 		&ProviderConfig{}, &ProviderConfigList{},
+		&ClusterProviderConfig{}, &ClusterProviderConfigList{},
 		&ContactAccess{}, &ContactAccessList{},
 		&DelegatedGrant{}, &DelegatedGrantList{},
 	)

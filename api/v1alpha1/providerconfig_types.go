@@ -127,10 +127,22 @@ type ProviderConfigStatus struct {
 	// UndeclaredGrantsTotal is the number of undeclared grants, also those not listed.
 	// +optional
 	UndeclaredGrantsTotal int32 `json:"undeclaredGrantsTotal,omitempty"`
+	// Users is the number of ContactAccess and DelegatedGrant objects that use this config. While
+	// it is above zero the config is kept (finalizer access.contactsync.dev/in-use).
+	// +optional
+	Users int32 `json:"users,omitempty"`
+	// UsedBy names up to MaxUsedBy of those objects, as "Kind namespace/name", sorted.
+	// +kubebuilder:validation:MaxItems=10
+	// +listType=atomic
+	// +optional
+	UsedBy []string `json:"usedBy,omitempty"`
 }
 
 // MaxUndeclaredGrants bounds status.undeclaredGrants.
 const MaxUndeclaredGrants = 50
+
+// MaxUsedBy bounds status.usedBy.
+const MaxUsedBy = 10
 
 // ProviderConfig says how to reach one HostUp account or ONLYOFFICE portal.
 // +kubebuilder:object:root=true
@@ -138,6 +150,7 @@ const MaxUndeclaredGrants = 50
 // +kubebuilder:resource:categories=contactsync,shortName=cspc
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`
+// +kubebuilder:printcolumn:name="Users",type=integer,JSONPath=`.status.users`
 // +kubebuilder:printcolumn:name="Identity",type=string,JSONPath=`.status.identity`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ProviderConfig struct {

@@ -297,6 +297,7 @@ func seed(ctx context.Context, kube client.Client, scheme *runtime.Scheme, hostu
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}},
 		secret("hostup-credentials", map[string]string{"apiKey": hostupKey}),
+		secret("hostup-platform", map[string]string{"apiKey": hostupKey}),
 		secret("onlyoffice-credentials", map[string]string{"userName": onlyofficefake.DemoAdminEmail, "password": onlyofficefake.DemoAdminPassword}),
 		secret("accountant-password", map[string]string{"password": "Demo-Passw0rd-accountant"}),
 	}
@@ -327,6 +328,14 @@ func seed(ctx context.Context, kube client.Client, scheme *runtime.Scheme, hostu
 			} else {
 				pc.Spec.OnlyOffice.BaseURL = onlyofficeURL
 			}
+		}
+		if cpc, ok := o.(*accessv1alpha1.ClusterProviderConfig); ok {
+			// The platform team's config: the demo keeps its Secret in the demo namespace, and
+			// allows that namespace by name.
+			cpc.Spec.SyncInterval = &metav1.Duration{Duration: demoPoll}
+			cpc.Spec.HostUp.BaseURL = hostupURL
+			cpc.Spec.CredentialsNamespace = namespace
+			cpc.Spec.Namespaces = append(cpc.Spec.Namespaces, namespace)
 		}
 		objs = append(objs, o)
 	}
@@ -363,6 +372,13 @@ func rows(ctx context.Context, kube client.Client) []row {
 				detail += fmt.Sprintf("; %d undeclared grant(s)", n)
 			}
 			out = append(out, row{"ProviderConfig", o.Name, r, why, detail, msg})
+		}
+	}
+	cpcs := &accessv1alpha1.ClusterProviderConfigList{}
+	if kube.List(ctx, cpcs) == nil {
+		for _, o := range cpcs.Items {
+			r, why, msg := cond(o.Status.Conditions)
+			out = append(out, row{"ClusterProviderConfig", o.Name, r, why, fmt.Sprintf("%s; %d user(s)", o.Status.Identity, o.Status.Users), msg})
 		}
 	}
 	cas := &accessv1alpha1.ContactAccessList{}

@@ -1,5 +1,5 @@
--- Argo CD health check for the contactsync kinds (ProviderConfig, ContactAccess,
--- DelegatedGrant). It reads the same conditions kstatus reads:
+-- Argo CD health check for the contactsync kinds (ProviderConfig, ClusterProviderConfig,
+-- ContactAccess, DelegatedGrant). It reads the same conditions kstatus reads:
 --   Stalled=True                      -> Degraded   (a person must act; the message says what)
 --   Reconciling=True, or status older
 --   than the spec, or Ready not True  -> Progressing

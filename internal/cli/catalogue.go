@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
-	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
 	"github.com/contactsync/contactsync/internal/external/connection"
 	"github.com/contactsync/contactsync/internal/hostup"
 	"github.com/contactsync/contactsync/internal/onlyoffice"
@@ -72,26 +71,21 @@ or a terminated user cannot be a manager.`,
 }
 
 func (s *session) catalogue(ctx context.Context, contact int64) ([]CatalogueEntry, error) {
-	var pc *accessv1alpha1.ProviderConfig
-	var err error
-	switch {
-	case s.f.providerConfig != "":
-		pc, err = s.providerConfig(ctx, s.ns, s.f.providerConfig, "")
-	case contact > 0:
-		pc, err = s.providerConfig(ctx, s.ns, "", connection.HostUp)
-	default:
-		pc, err = s.providerConfig(ctx, s.ns, "", "")
+	var want connection.Provider
+	if contact > 0 {
+		want = connection.HostUp
 	}
+	pc, err := s.config(ctx, s.ns, want)
 	if err != nil {
-		return nil, err
+		return nil, describe("provider config", err)
 	}
-	if providerOf(pc) == connection.OnlyOffice {
+	if pc.Provider() == connection.OnlyOffice {
 		return s.users(ctx, pc)
 	}
 	return s.resources(ctx, pc, contact)
 }
 
-func (s *session) resources(ctx context.Context, pc *accessv1alpha1.ProviderConfig, contact int64) ([]CatalogueEntry, error) {
+func (s *session) resources(ctx context.Context, pc *connection.Config, contact int64) ([]CatalogueEntry, error) {
 	if contact < 1 {
 		return nil, &exitError{ExitError, errors.New("HostUp: give --contact ID, any contact person of the account: its permissions answer lists the account's services, domains and DNS zones (HostUp documents no other listing with the ids permissions use)")}
 	}
@@ -124,7 +118,7 @@ func (s *session) resources(ctx context.Context, pc *accessv1alpha1.ProviderConf
 	return out, nil
 }
 
-func (s *session) users(ctx context.Context, pc *accessv1alpha1.ProviderConfig) ([]CatalogueEntry, error) {
+func (s *session) users(ctx context.Context, pc *connection.Config) ([]CatalogueEntry, error) {
 	conn, err := s.connect(ctx, pc)
 	if err != nil {
 		return nil, err

@@ -18,9 +18,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -97,6 +95,7 @@ func (e *exitError) Error() string {
 type flags struct {
 	kubeconfig, kubeContext, namespace string
 	providerConfig                     string
+	credentialsNamespace               string
 	allowInsecureHTTP                  bool
 	allowedHosts                       map[connection.Provider]*string
 }
@@ -133,7 +132,8 @@ writes to a provider or to the cluster.
 	pf.StringVar(&f.kubeconfig, "kubeconfig", "", "Path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config).")
 	pf.StringVar(&f.kubeContext, "context", "", "The kubeconfig context to use.")
 	pf.StringVarP(&f.namespace, "namespace", "n", "", "Namespace of the ProviderConfig and the objects (default: the context's namespace).")
-	pf.StringVarP(&f.providerConfig, "provider-config", "p", "", "ProviderConfig to use (default: the only one of the needed provider in the namespace).")
+	pf.StringVarP(&f.providerConfig, "provider-config", "p", "", "ProviderConfig of the namespace to use (default: the only one of the needed provider there), or ClusterProviderConfig/NAME.")
+	pf.StringVar(&f.credentialsNamespace, "credentials-namespace", "contactsync-system", "Where the credentials Secret of a ClusterProviderConfig that names no spec.credentialsNamespace is (the controller's namespace), as the manager flag of the same name.")
 	pf.BoolVar(&f.allowInsecureHTTP, "allow-insecure-http", false, "Send credentials to plain http base URLs (local fakes only), as the manager flag of the same name.")
 	for _, p := range []connection.Provider{connection.HostUp, connection.OnlyOffice} {
 		def := ""
@@ -204,45 +204,50 @@ func newSession(o *Options, f *flags) (*session, error) {
 		Endpoints: connection.EndpointPolicy{AllowInsecureHTTP: f.allowInsecureHTTP, AllowedHosts: hosts},
 		// The same opt-in rule as the controller: only Secrets labelled
 		// access.contactsync.dev/credentials: "true" are read, with the user's own rights.
-		Secrets: connection.SecretReader{Cached: kube, Metadata: kube},
+		Secrets:             connection.SecretReader{Cached: kube, Metadata: kube},
+		ControllerNamespace: f.credentialsNamespace,
 	}
 	return &session{o: o, f: f, kube: kube, ns: ns, pool: pool}, nil
 }
 
-// providerOf is the provider a ProviderConfig is for.
-func providerOf(pc *accessv1alpha1.ProviderConfig) connection.Provider {
-	if pc.Spec.HostUp != nil {
-		return connection.HostUp
+// parseRef reads -p: NAME (a ProviderConfig of the namespace) or ClusterProviderConfig/NAME.
+func parseRef(v string) (accessv1alpha1.ProviderConfigReference, error) {
+	kind, name, ok := strings.Cut(v, "/")
+	if !ok {
+		return accessv1alpha1.ProviderConfigReference{Name: v}, nil
 	}
-	return connection.OnlyOffice
+	switch strings.ToLower(kind) {
+	case "providerconfig", "providerconfigs":
+		return accessv1alpha1.ProviderConfigReference{Name: name}, nil
+	case "clusterproviderconfig", "clusterproviderconfigs":
+		return accessv1alpha1.ProviderConfigReference{Kind: accessv1alpha1.KindClusterProviderConfig, Name: name}, nil
+	}
+	return accessv1alpha1.ProviderConfigReference{}, fmt.Errorf("-p %q: give NAME (a ProviderConfig of the namespace) or ClusterProviderConfig/NAME", v)
 }
 
-// providerConfig finds the ProviderConfig to use: the named one (in ns), else the only one of
-// the wanted provider there (want "" accepts either provider).
-func (s *session) providerConfig(ctx context.Context, ns, name string, want connection.Provider) (*accessv1alpha1.ProviderConfig, error) {
-	if name != "" {
-		pc := &accessv1alpha1.ProviderConfig{}
-		if err := s.kube.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, pc); err != nil {
-			if apierrors.IsNotFound(err) {
-				return nil, fmt.Errorf("ProviderConfig %q not found in namespace %q", name, ns)
-			}
-			return nil, fmt.Errorf("cannot get ProviderConfig %s/%s: %w", ns, name, err)
+// config finds the provider config to use for objects of namespace ns: the one -p names,
+// resolved as the controller resolves spec.providerConfigRef (a ClusterProviderConfig must
+// allow ns), else the only ProviderConfig of the wanted provider in ns (want "" accepts
+// either provider).
+func (s *session) config(ctx context.Context, ns string, want connection.Provider) (*connection.Config, error) {
+	if s.f.providerConfig != "" {
+		ref, err := parseRef(s.f.providerConfig)
+		if err != nil {
+			return nil, err
 		}
-		if got := providerOf(pc); want != "" && got != want {
-			return nil, fmt.Errorf("ProviderConfig %q is for %s, this needs %s", name, got, want)
-		}
-		return pc, nil
+		return s.configOf(ctx, ns, ref, want)
 	}
 	list := &accessv1alpha1.ProviderConfigList{}
 	if err := s.kube.List(ctx, list, client.InNamespace(ns)); err != nil {
 		return nil, fmt.Errorf("cannot list ProviderConfigs in namespace %q: %w", ns, err)
 	}
-	var found []*accessv1alpha1.ProviderConfig
+	var found []*connection.Config
 	var names []string
 	for i := range list.Items {
-		if want == "" || providerOf(&list.Items[i]) == want {
-			found = append(found, &list.Items[i])
-			names = append(names, list.Items[i].Name)
+		c := connection.ConfigOf(&list.Items[i], s.pool.ControllerNamespace)
+		if want == "" || c.Provider() == want {
+			found = append(found, c)
+			names = append(names, c.Name)
 		}
 	}
 	sort.Strings(names)
@@ -254,16 +259,38 @@ func (s *session) providerConfig(ctx context.Context, ns, name string, want conn
 	case 1:
 		return found[0], nil
 	case 0:
-		return nil, fmt.Errorf("no %s ProviderConfig in namespace %q (use -n to choose the namespace)", what, ns)
+		return nil, fmt.Errorf("no %s ProviderConfig in namespace %q: choose one with -p NAME or -p ClusterProviderConfig/NAME (and -n for the namespace)", what, ns)
 	}
 	return nil, fmt.Errorf("%d %s ProviderConfigs in namespace %q (%s): choose one with -p", len(found), what, ns, strings.Join(names, ", "))
 }
 
-// connect returns the provider connection of pc, built exactly as the controller builds it.
-func (s *session) connect(ctx context.Context, pc *accessv1alpha1.ProviderConfig) (*connection.Connection, error) {
-	conn, err := s.pool.Connect(ctx, s.kube, pc)
+// configOf resolves ref for an object of namespace ns, exactly as the controller does, and
+// checks the provider. The error carries the condition reason the controller would report.
+func (s *session) configOf(ctx context.Context, ns string, ref accessv1alpha1.ProviderConfigReference, want connection.Provider) (*connection.Config, error) {
+	c, err := s.pool.Resolver(s.kube).Config(ctx, ns, ref)
 	if err != nil {
-		return nil, describe(fmt.Sprintf("ProviderConfig %s/%s", pc.Namespace, pc.Name), err)
+		return nil, err
+	}
+	if got := c.Provider(); want != "" && got != want {
+		return nil, reconciler.Fail(reconciler.Stalled(accessv1alpha1.ReasonProviderMismatch,
+			fmt.Sprintf("%s is for %s, this needs %s", c.Key(), got, want), false))
+	}
+	return c, nil
+}
+
+// refOf is how an imported object names c.
+func refOf(c *connection.Config) accessv1alpha1.ProviderConfigReference {
+	if c.Kind == accessv1alpha1.KindClusterProviderConfig {
+		return accessv1alpha1.ProviderConfigReference{Kind: c.Kind, Name: c.Name}
+	}
+	return accessv1alpha1.ProviderConfigReference{Name: c.Name}
+}
+
+// connect returns the provider connection of c, built exactly as the controller builds it.
+func (s *session) connect(ctx context.Context, c *connection.Config) (*connection.Connection, error) {
+	conn, err := s.pool.ConnectConfig(ctx, s.kube, c)
+	if err != nil {
+		return nil, describe(c.Key(), err)
 	}
 	return conn, nil
 }

@@ -59,6 +59,15 @@ func newWorld(t *testing.T, extra ...client.Object) *world {
 			HostUp: &accessv1alpha1.HostUpProvider{BaseURL: huSrv.URL + "/api", APIKeySecretRef: accessv1alpha1.SecretKeySelector{Name: "hostup-key", Key: "apiKey"}}}},
 		&accessv1alpha1.ProviderConfig{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "crm"}, Spec: accessv1alpha1.ProviderConfigSpec{
 			OnlyOffice: &accessv1alpha1.OnlyOfficeProvider{BaseURL: ooSrv.URL, CredentialsSecretRef: accessv1alpha1.SecretReference{Name: "crm-login"}}}},
+		// A platform team's ClusterProviderConfig for the same HostUp account, allowed in team-a
+		// only, with its Secret in the controller's namespace.
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-b"}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "contactsync-system", Name: "platform-hostup", Labels: labelled}, Data: map[string][]byte{"apiKey": []byte(apiKey)}},
+		&accessv1alpha1.ClusterProviderConfig{ObjectMeta: metav1.ObjectMeta{Name: "platform"}, Spec: accessv1alpha1.ClusterProviderConfigSpec{
+			Namespaces: []string{ns},
+			ProviderConfigSpec: accessv1alpha1.ProviderConfigSpec{HostUp: &accessv1alpha1.HostUpProvider{BaseURL: huSrv.URL + "/api",
+				APIKeySecretRef: accessv1alpha1.SecretKeySelector{Name: "platform-hostup", Key: "apiKey"}}}}},
 	}
 	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(append(objs, extra...)...).
 		WithStatusSubresource(&accessv1alpha1.ContactAccess{}, &accessv1alpha1.DelegatedGrant{}).Build()
@@ -192,7 +201,7 @@ func TestImportGrantsAdoptsWithGrantID(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errs = w.run(t, "import", "grants")
-	if code != ExitOK || strings.Contains(out, "kind: DelegatedGrant") || !strings.Contains(errs, "is declared by DelegatedGrant karin") {
+	if code != ExitOK || strings.Contains(out, "kind: DelegatedGrant") || !strings.Contains(errs, "is declared by DelegatedGrant team-a/karin") {
 		t.Errorf("declared grant imported again: exit %d\n%s\n%s", code, out, errs)
 	}
 	code, out, _ = w.run(t, "import", "grants", "--all")
@@ -355,5 +364,28 @@ func TestEveryCommandHasHelpWithExamples(t *testing.T) {
 	if code := Main(context.Background(), []string{"plan", "--help"}, Options{Out: &out, Err: &out}); code != ExitOK ||
 		!strings.Contains(out.String(), "Examples:") || !strings.Contains(out.String(), "kubectl contactsync plan") {
 		t.Errorf("plan --help: exit %d\n%s", code, out.String())
+	}
+}
+
+func TestClusterProviderConfig(t *testing.T) {
+	w := newWorld(t)
+	code, out, errs := w.run(t, "import", "hostup-contact", "14001", "-p", "ClusterProviderConfig/platform")
+	if code != ExitOK || !strings.Contains(out, "kind: ClusterProviderConfig") || !strings.Contains(out, "name: platform") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = w.run(t, "plan", "-f", writeFile(t, out))
+	if code != ExitOK {
+		t.Errorf("plan through the ClusterProviderConfig: exit %d\n%s\n%s", code, out, errs)
+	}
+	// team-b is not allowed: refused with the controller's reason, nothing sent.
+	before := w.hostup.Calls("GET /api/contacts/{id}/permissions")
+	var outb, errb bytes.Buffer
+	code = Main(context.Background(), []string{"-n", "team-b", "--allow-insecure-http", "--hostup-allowed-hosts", "127.0.0.1",
+		"import", "hostup-contact", "14001", "-p", "ClusterProviderConfig/platform"}, Options{Out: &outb, Err: &errb, Kube: w.kube})
+	if code != ExitError || !strings.Contains(errb.String(), "NamespaceNotAllowed") || w.hostup.Calls("GET /api/contacts/{id}/permissions") != before {
+		t.Errorf("team-b: exit %d, %s", code, errb.String())
+	}
+	if code, _, errs := w.run(t, "import", "grants", "-p", "Secret/x"); code != ExitError || !strings.Contains(errs, "ClusterProviderConfig/NAME") {
+		t.Errorf("bad -p: exit %d, %s", code, errs)
 	}
 }

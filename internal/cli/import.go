@@ -169,9 +169,9 @@ func typeMeta(kind string) metav1.TypeMeta {
 }
 
 func (s *session) importHostUpContacts(ctx context.Context, ids []int64) ([]doc, error) {
-	pc, err := s.providerConfig(ctx, s.ns, s.f.providerConfig, connection.HostUp)
+	pc, err := s.config(ctx, s.ns, connection.HostUp)
 	if err != nil {
-		return nil, err
+		return nil, describe("provider config", err)
 	}
 	conn, err := s.connect(ctx, pc)
 	if err != nil {
@@ -187,7 +187,7 @@ func (s *session) importHostUpContacts(ctx context.Context, ids []int64) ([]doc,
 			return nil, fmt.Errorf("cannot read the permissions of HostUp contact %d: %w", id, err)
 		}
 		d := doc{comments: map[string]string{}, head: []string{
-			fmt.Sprintf("Imported by kubectl contactsync from HostUp contact %d (ProviderConfig %s).", id, pc.Name),
+			fmt.Sprintf("Imported by kubectl contactsync from HostUp contact %d (%s).", id, pc.Key()),
 			"managementPolicy Observe and deletionPolicy Orphan: applying this changes nothing in HostUp.",
 			"Read status.plan, then set managementPolicy: Enforce (docs/cli.md).",
 		}}
@@ -237,7 +237,7 @@ func (s *session) importHostUpContacts(ctx context.Context, ids []int64) ([]doc,
 			TypeMeta:   typeMeta("ContactAccess"),
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("hostup-contact-%d", id), Namespace: s.ns},
 			Spec: accessv1alpha1.ContactAccessSpec{
-				ProviderConfigRef: accessv1alpha1.ProviderConfigReference{Name: pc.Name},
+				ProviderConfigRef: refOf(pc),
 				HostUp:            &accessv1alpha1.HostUpContactAccess{Contact: accessv1alpha1.HostUpContact{ID: &cid}, Permissions: perms},
 				ManagementPolicy:  importedManagement,
 				DeletionPolicy:    importedDeletion,
@@ -256,9 +256,9 @@ func describeItem(it hostup.Resource) string {
 }
 
 func (s *session) importOnlyOfficeContacts(ctx context.Context, ids []int64) ([]doc, error) {
-	pc, err := s.providerConfig(ctx, s.ns, s.f.providerConfig, connection.OnlyOffice)
+	pc, err := s.config(ctx, s.ns, connection.OnlyOffice)
 	if err != nil {
-		return nil, err
+		return nil, describe("provider config", err)
 	}
 	conn, err := s.connect(ctx, pc)
 	if err != nil {
@@ -269,12 +269,12 @@ func (s *session) importOnlyOfficeContacts(ctx context.Context, ids []int64) ([]
 		c, err := conn.OnlyOffice.GetContact(ctx, id)
 		if err != nil {
 			if onlyoffice.IsNotFound(err) {
-				return nil, fmt.Errorf("ONLYOFFICE has no CRM contact %d that ProviderConfig %s's user can read", id, pc.Name)
+				return nil, fmt.Errorf("ONLYOFFICE has no CRM contact %d that the user of %s can read", id, pc.Key())
 			}
 			return nil, fmt.Errorf("cannot read CRM contact %d: %w", id, err)
 		}
 		d := doc{comments: map[string]string{}, head: []string{
-			fmt.Sprintf("Imported by kubectl contactsync from ONLYOFFICE CRM contact %d %q (ProviderConfig %s).", id, c.DisplayName, pc.Name),
+			fmt.Sprintf("Imported by kubectl contactsync from ONLYOFFICE CRM contact %d %q (%s).", id, c.DisplayName, pc.Key()),
 			"managementPolicy Observe and deletionPolicy Orphan: applying this changes nothing in ONLYOFFICE.",
 			"Read status.plan, then set managementPolicy: Enforce (docs/cli.md).",
 		}}
@@ -315,7 +315,7 @@ func (s *session) importOnlyOfficeContacts(ctx context.Context, ids []int64) ([]
 			TypeMeta:   typeMeta("ContactAccess"),
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("onlyoffice-contact-%d", id), Namespace: s.ns},
 			Spec: accessv1alpha1.ContactAccessSpec{
-				ProviderConfigRef: accessv1alpha1.ProviderConfigReference{Name: pc.Name},
+				ProviderConfigRef: refOf(pc),
 				OnlyOffice:        spec,
 				ManagementPolicy:  importedManagement,
 				DeletionPolicy:    importedDeletion,
@@ -334,9 +334,9 @@ func userLabel(u *onlyoffice.User) string {
 }
 
 func (s *session) importGrants(ctx context.Context, all bool) ([]doc, error) {
-	pc, err := s.providerConfig(ctx, s.ns, s.f.providerConfig, connection.HostUp)
+	pc, err := s.config(ctx, s.ns, connection.HostUp)
 	if err != nil {
-		return nil, err
+		return nil, describe("provider config", err)
 	}
 	conn, err := s.connect(ctx, pc)
 	if err != nil {
@@ -344,21 +344,30 @@ func (s *session) importGrants(ctx context.Context, all bool) ([]doc, error) {
 	}
 	grants, _, err := conn.HostUp.ListGrants(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("cannot list the delegated grants of ProviderConfig %s: %w", pc.Name, err)
+		return nil, fmt.Errorf("cannot list the delegated grants of %s: %w", pc.Key(), err)
 	}
 	declared := map[string]string{}
 	if !all {
 		list := &accessv1alpha1.DelegatedGrantList{}
-		if err := s.kube.List(ctx, list, client.InNamespace(s.ns)); err != nil {
-			return nil, fmt.Errorf("cannot list DelegatedGrants in namespace %q: %w", s.ns, err)
+		err := fmt.Errorf("not listed")
+		if pc.Kind == accessv1alpha1.KindClusterProviderConfig {
+			// A ClusterProviderConfig's grants may be declared in any namespace it serves.
+			if err = s.kube.List(ctx, list); err != nil {
+				s.warn("cannot list DelegatedGrants of every namespace (%v): only namespace %q is checked for grants already declared", err, s.ns)
+			}
+		}
+		if err != nil {
+			if err := s.kube.List(ctx, list, client.InNamespace(s.ns)); err != nil {
+				return nil, fmt.Errorf("cannot list DelegatedGrants in namespace %q: %w", s.ns, err)
+			}
 		}
 		for _, dg := range list.Items {
-			if dg.Spec.ProviderConfigRef.Name != pc.Name {
+			if ref := dg.Spec.ProviderConfigRef; ref.Name != pc.Name || ref.IsCluster() != (pc.Kind == accessv1alpha1.KindClusterProviderConfig) {
 				continue
 			}
 			for _, id := range []string{dg.Spec.GrantID, dg.Status.GrantID, dg.Annotations[accessv1alpha1.AnnotationCreatedID]} {
 				if id != "" {
-					declared[id] = dg.Name
+					declared[id] = dg.Namespace + "/" + dg.Name
 				}
 			}
 		}
@@ -389,7 +398,7 @@ func (s *session) importGrants(ctx context.Context, all bool) ([]doc, error) {
 		}
 		used[name] = true
 		head := []string{
-			fmt.Sprintf("Imported by kubectl contactsync from HostUp grant %s (%s, ProviderConfig %s).", g.ID, strings.ToLower(string(state)), pc.Name),
+			fmt.Sprintf("Imported by kubectl contactsync from HostUp grant %s (%s, %s).", g.ID, strings.ToLower(string(state)), pc.Key()),
 			"spec.grantID adopts the grant: the controller checks it and never invites.",
 			"managementPolicy Observe and deletionPolicy Orphan: applying this changes nothing in HostUp.",
 		}
@@ -400,7 +409,7 @@ func (s *session) importGrants(ctx context.Context, all bool) ([]doc, error) {
 			TypeMeta:   typeMeta("DelegatedGrant"),
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: s.ns},
 			Spec: accessv1alpha1.DelegatedGrantSpec{
-				ProviderConfigRef: accessv1alpha1.ProviderConfigReference{Name: pc.Name},
+				ProviderConfigRef: refOf(pc),
 				Email:             email, Label: g.Label, GrantID: g.ID,
 				ManagementPolicy: importedManagement,
 				DeletionPolicy:   accessv1alpha1.GrantDeletionOrphan,
@@ -408,7 +417,7 @@ func (s *session) importGrants(ctx context.Context, all bool) ([]doc, error) {
 		}})
 	}
 	if len(docs) == 0 {
-		fmt.Fprintf(s.o.Err, "no pending or active grant of ProviderConfig %s to import\n", pc.Name)
+		fmt.Fprintf(s.o.Err, "no pending or active grant of %s to import\n", pc.Key())
 	}
 	return docs, nil
 }

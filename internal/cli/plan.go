@@ -273,49 +273,45 @@ func (s *session) withLiveRecord(ctx context.Context, obj reconciler.Object) err
 // external returns the observation of obj by its provider's external client, chosen as the
 // controller chooses it.
 func (s *session) external(ctx context.Context, obj reconciler.Object) (func(context.Context) (reconciler.Observation, error), string, error) {
-	var ref string
+	var ref accessv1alpha1.ProviderConfigReference
 	var want connection.Provider
 	switch o := obj.(type) {
 	case *accessv1alpha1.ContactAccess:
-		ref, want = o.Spec.ProviderConfigRef.Name, connection.OnlyOffice
+		ref, want = o.Spec.ProviderConfigRef, connection.OnlyOffice
 		if o.Spec.HostUp != nil {
 			want = connection.HostUp
 		}
 		if (o.Spec.HostUp == nil) == (o.Spec.OnlyOffice == nil) {
-			return nil, ref, reconciler.Fail(reconciler.Stalled(accessv1alpha1.ReasonInvalidSpec, "exactly one of spec.hostup or spec.onlyoffice must be set", false))
+			return nil, ref.Name, reconciler.Fail(reconciler.Stalled(accessv1alpha1.ReasonInvalidSpec, "exactly one of spec.hostup or spec.onlyoffice must be set", false))
 		}
 	case *accessv1alpha1.DelegatedGrant:
-		ref, want = o.Spec.ProviderConfigRef.Name, connection.HostUp
+		ref, want = o.Spec.ProviderConfigRef, connection.HostUp
 	}
-	if ref == "" {
-		return nil, ref, reconciler.Fail(reconciler.Stalled(accessv1alpha1.ReasonInvalidSpec, "spec.providerConfigRef.name is not set", false))
+	if ref.Name == "" {
+		return nil, "", reconciler.Fail(reconciler.Stalled(accessv1alpha1.ReasonInvalidSpec, "spec.providerConfigRef.name is not set", false))
 	}
-	pc, err := s.providerConfig(ctx, obj.GetNamespace(), ref, want)
+	pc, err := s.configOf(ctx, obj.GetNamespace(), ref, want)
 	if err != nil {
-		reason := accessv1alpha1.ReasonProviderConfigNotFound
-		if !strings.Contains(err.Error(), "not found") {
-			reason = accessv1alpha1.ReasonProviderMismatch
-		}
-		return nil, ref, reconciler.Fail(reconciler.Stalled(reason, err.Error(), false))
+		return nil, ref.Name, err
 	}
-	conn, err := s.pool.Connect(ctx, s.kube, pc)
+	conn, err := s.pool.ConnectConfig(ctx, s.kube, pc)
 	if err != nil {
-		return nil, ref, err
+		return nil, pc.Key(), err
 	}
 	switch o := obj.(type) {
 	case *accessv1alpha1.ContactAccess:
-		interval := s.pool.SyncInterval(o.Spec.SyncInterval, pc)
+		interval := s.pool.SyncIntervalOf(o.Spec.SyncInterval, pc.Spec)
 		if want == connection.HostUp {
 			e := &hostupcontact.External{API: conn.HostUp, Secrets: s.pool.Secrets}
-			return func(ctx context.Context) (reconciler.Observation, error) { return e.Observe(ctx, o) }, ref, nil
+			return func(ctx context.Context) (reconciler.Observation, error) { return e.Observe(ctx, o) }, pc.Key(), nil
 		}
 		e := onlyofficecontact.New(conn, interval, s.o.now)
-		return func(ctx context.Context) (reconciler.Observation, error) { return e.Observe(ctx, o) }, ref, nil
+		return func(ctx context.Context) (reconciler.Observation, error) { return e.Observe(ctx, o) }, pc.Key(), nil
 	case *accessv1alpha1.DelegatedGrant:
-		e := &hostupgrant.External{Conn: conn, Kube: s.kube, Metadata: s.kube, Interval: s.pool.SyncInterval(o.Spec.SyncInterval, pc), Now: s.o.now}
-		return func(ctx context.Context) (reconciler.Observation, error) { return e.Observe(ctx, o) }, ref, nil
+		e := &hostupgrant.External{Conn: conn, Kube: s.kube, Metadata: s.kube, Interval: s.pool.SyncIntervalOf(o.Spec.SyncInterval, pc.Spec), Now: s.o.now}
+		return func(ctx context.Context) (reconciler.Observation, error) { return e.Observe(ctx, o) }, pc.Key(), nil
 	}
-	return nil, ref, fmt.Errorf("cannot plan %T", obj)
+	return nil, pc.Key(), fmt.Errorf("cannot plan %T", obj)
 }
 
 func writePlan(w io.Writer, format string, res PlanResult) error {

@@ -36,7 +36,7 @@ type grantCache struct {
 // Grants returns the account's grants, listing them when the copy is older than maxAge
 // (or was invalidated).
 func (c *Connection) Grants(ctx context.Context, maxAge time.Duration, now time.Time) ([]hostup.Grant, time.Time, error) {
-	g := &c.grants
+	g := &c.account().grants
 	for {
 		g.mu.Lock()
 		if g.valid && now.Sub(g.fetched) < maxAge {
@@ -86,16 +86,18 @@ func (c *Connection) Grants(ctx context.Context, maxAge time.Duration, now time.
 // AddGrant puts a grant we just created into the shared copy, so that nobody lists the account
 // again only to find it.
 func (c *Connection) AddGrant(g hostup.Grant) {
-	c.grants.mu.Lock()
-	defer c.grants.mu.Unlock()
-	if c.grants.valid {
-		c.grants.byMe = append(slices.Clone(c.grants.byMe), g)
+	gc := &c.account().grants
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	if gc.valid {
+		gc.byMe = append(slices.Clone(gc.byMe), g)
 	}
 }
 
 // InvalidateGrants makes the next Grants call list again (after a write of ours).
 func (c *Connection) InvalidateGrants() {
-	c.grants.mu.Lock()
-	c.grants.valid = false
-	c.grants.mu.Unlock()
+	gc := &c.account().grants
+	gc.mu.Lock()
+	gc.valid = false
+	gc.mu.Unlock()
 }
