@@ -286,6 +286,19 @@ func refOf(c *connection.Config) accessv1alpha1.ProviderConfigReference {
 	return accessv1alpha1.ProviderConfigReference{Name: c.Name}
 }
 
+// connection is config then connect, for the namespace of the session.
+func (s *session) connection(ctx context.Context, want connection.Provider) (*connection.Config, *connection.Connection, error) {
+	pc, err := s.config(ctx, s.ns, want)
+	if err != nil {
+		return nil, nil, describe("provider config", err)
+	}
+	conn, err := s.connect(ctx, pc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pc, conn, nil
+}
+
 // connect returns the provider connection of c, built exactly as the controller builds it.
 func (s *session) connect(ctx context.Context, c *connection.Config) (*connection.Connection, error) {
 	conn, err := s.pool.ConnectConfig(ctx, s.kube, c)

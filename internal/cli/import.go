@@ -44,8 +44,7 @@ managementPolicy: Enforce (and deletionPolicy: Revoke if contactsync should revo
 }
 
 func newImportHostUpContact(o *Options, f *flags) *cobra.Command {
-	var output string
-	cmd := &cobra.Command{
+	return importByID(o, f, &cobra.Command{
 		Use:   "hostup-contact ID...",
 		Short: "Import HostUp contact persons (by numeric id) with the permissions they have",
 		Long: `hostup-contact writes one ContactAccess per contact id, with spec.hostup.contact.id (that is
@@ -54,65 +53,44 @@ contact has now. Services, domains and DNS zones are named by name with their id
 or by id where two resources of the account share a name.`,
 		Example: `  kubectl contactsync -n team-a import hostup-contact 8722 -p hostup
   kubectl contactsync -n team-a import hostup-contact 8722 10456 -o json`,
-		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output, "yaml", "json"); err != nil {
-				return err
-			}
-			ids := make([]int64, 0, len(args))
-			for _, a := range args {
-				id, err := strconv.ParseInt(a, 10, 64)
-				if err != nil || id < 1 {
-					return &exitError{ExitError, fmt.Errorf("%q is not a HostUp contact id (a positive number)", a)}
-				}
-				ids = append(ids, id)
-			}
-			s, err := newSession(o, f)
-			if err != nil {
-				return err
-			}
-			docs, err := s.importHostUpContacts(cmd.Context(), ids)
-			if err != nil {
-				return err
-			}
-			return writeDocs(o.Out, output, docs)
-		},
-	}
-	outputFlag(cmd, &output, "yaml", "yaml", "json")
-	return cmd
+	}, "a HostUp contact id", (*session).importHostUpContacts)
 }
 
 func newImportOnlyOfficeContact(o *Options, f *flags) *cobra.Command {
-	var output string
-	cmd := &cobra.Command{
+	return importByID(o, f, &cobra.Command{
 		Use:   "onlyoffice-contact ID...",
 		Short: "Import who may see ONLYOFFICE CRM contacts (by contact id)",
 		Long: `onlyoffice-contact writes one ContactAccess per CRM contact id with spec.onlyoffice.shared and,
 for a private contact, its managers by e-mail (by id when the portal shows no e-mail).`,
 		Example: `  kubectl contactsync -n team-a import onlyoffice-contact 42 43 -p crm`,
-		Args:    cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output, "yaml", "json"); err != nil {
-				return err
+	}, "a CRM contact id", (*session).importOnlyOfficeContacts)
+}
+
+// importByID completes an import subcommand that takes numeric ids as arguments.
+func importByID(o *Options, f *flags, cmd *cobra.Command, what string, run func(*session, context.Context, []int64) ([]doc, error)) *cobra.Command {
+	var output string
+	cmd.Args = cobra.MinimumNArgs(1)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkOutput(output, "yaml", "json"); err != nil {
+			return err
+		}
+		ids := make([]int64, 0, len(args))
+		for _, a := range args {
+			id, err := strconv.ParseInt(a, 10, 64)
+			if err != nil || id < 1 {
+				return &exitError{ExitError, fmt.Errorf("%q is not %s (a positive number)", a, what)}
 			}
-			ids := make([]int64, 0, len(args))
-			for _, a := range args {
-				id, err := strconv.ParseInt(a, 10, 64)
-				if err != nil || id < 1 {
-					return &exitError{ExitError, fmt.Errorf("%q is not a CRM contact id (a positive number)", a)}
-				}
-				ids = append(ids, id)
-			}
-			s, err := newSession(o, f)
-			if err != nil {
-				return err
-			}
-			docs, err := s.importOnlyOfficeContacts(cmd.Context(), ids)
-			if err != nil {
-				return err
-			}
-			return writeDocs(o.Out, output, docs)
-		},
+			ids = append(ids, id)
+		}
+		s, err := newSession(o, f)
+		if err != nil {
+			return err
+		}
+		docs, err := run(s, cmd.Context(), ids)
+		if err != nil {
+			return err
+		}
+		return writeDocs(o.Out, output, docs)
 	}
 	outputFlag(cmd, &output, "yaml", "yaml", "json")
 	return cmd
@@ -169,11 +147,7 @@ func typeMeta(kind string) metav1.TypeMeta {
 }
 
 func (s *session) importHostUpContacts(ctx context.Context, ids []int64) ([]doc, error) {
-	pc, err := s.config(ctx, s.ns, connection.HostUp)
-	if err != nil {
-		return nil, describe("provider config", err)
-	}
-	conn, err := s.connect(ctx, pc)
+	pc, conn, err := s.connection(ctx, connection.HostUp)
 	if err != nil {
 		return nil, err
 	}
@@ -256,11 +230,7 @@ func describeItem(it hostup.Resource) string {
 }
 
 func (s *session) importOnlyOfficeContacts(ctx context.Context, ids []int64) ([]doc, error) {
-	pc, err := s.config(ctx, s.ns, connection.OnlyOffice)
-	if err != nil {
-		return nil, describe("provider config", err)
-	}
-	conn, err := s.connect(ctx, pc)
+	pc, conn, err := s.connection(ctx, connection.OnlyOffice)
 	if err != nil {
 		return nil, err
 	}
@@ -334,11 +304,7 @@ func userLabel(u *onlyoffice.User) string {
 }
 
 func (s *session) importGrants(ctx context.Context, all bool) ([]doc, error) {
-	pc, err := s.config(ctx, s.ns, connection.HostUp)
-	if err != nil {
-		return nil, describe("provider config", err)
-	}
-	conn, err := s.connect(ctx, pc)
+	pc, conn, err := s.connection(ctx, connection.HostUp)
 	if err != nil {
 		return nil, err
 	}
