@@ -569,3 +569,51 @@ func sortedKeys(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestRBACTable: the RBAC table of install.md names every resource and verb of the generated
+// ClusterRole (config/rbac/role.yaml).
+func TestRBACTable(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(root, "config", "rbac", "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var role struct {
+		Rules []struct {
+			APIGroups []string `json:"apiGroups"`
+			Resources []string `json:"resources"`
+			Verbs     []string `json:"verbs"`
+		} `json:"rules"`
+	}
+	if err := sigsyaml.Unmarshal(raw, &role); err != nil {
+		t.Fatal(err)
+	}
+	var section string
+	for _, d := range docs(t) {
+		if filepath.Base(d.path) == "install.md" {
+			_, section, _ = strings.Cut(d.text, "\n## RBAC\n")
+			section, _, _ = strings.Cut(section, "\n### ")
+		}
+	}
+	if section == "" {
+		t.Fatal("install.md has no RBAC section")
+	}
+	rows := strings.Split(section, "\n")
+	for _, r := range role.Rules {
+		for _, res := range r.Resources {
+			name := "`" + res + "`"
+			if _, sub, ok := strings.Cut(res, "/"); ok {
+				name = "`…/" + sub + "`"
+			}
+			i := slices.IndexFunc(rows, func(row string) bool { return strings.Contains(row, name) })
+			if i < 0 {
+				t.Errorf("install.md#rbac does not list %s (config/rbac/role.yaml)", res)
+				continue
+			}
+			for _, v := range r.Verbs {
+				if !strings.Contains(rows[i], v) {
+					t.Errorf("install.md#rbac: the row of %s lacks the verb %s", res, v)
+				}
+			}
+		}
+	}
+}
