@@ -54,6 +54,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
@@ -283,6 +284,11 @@ func run(once bool, timeout time.Duration, dir string) error {
 	}
 	step("drift found and corrected; both dashboards match Git again")
 
+	step("the manager's metrics (docs/metrics.md), as Prometheus would scrape them")
+	if err := showMetrics(ctx, kube); err != nil {
+		return err
+	}
+
 	if once {
 		return nil
 	}
@@ -301,6 +307,47 @@ func run(once bool, timeout time.Duration, dir string) error {
 }
 
 func step(s string) { fmt.Printf("==> %s\n", s) }
+
+// showMetrics prints the per-object metrics and fails unless every object shown in the table
+// has its condition series, Ready=True.
+func showMetrics(ctx context.Context, kube client.Client) error {
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		return err
+	}
+	ready := map[string]bool{}
+	for _, f := range families {
+		switch f.GetName() {
+		case "contactsync_object_condition", "contactsync_drift_corrections_total", "contactsync_invite_expiry_timestamp_seconds":
+		default:
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			l := map[string]string{}
+			var pairs []string
+			for _, p := range m.GetLabel() {
+				l[p.GetName()] = p.GetValue()
+				pairs = append(pairs, fmt.Sprintf("%s=%q", p.GetName(), p.GetValue()))
+			}
+			v := m.GetGauge().GetValue() + m.GetCounter().GetValue()
+			if f.GetName() == "contactsync_object_condition" {
+				if l["condition"] != "Ready" || v != 1 {
+					continue // one line per object is enough here
+				}
+				if l["status"] == "True" {
+					ready[l["kind"]+"/"+l["name"]] = true
+				}
+			}
+			fmt.Printf("    %s{%s} %v\n", f.GetName(), strings.Join(pairs, ","), v)
+		}
+	}
+	for _, r := range rows(ctx, kube) {
+		if !ready[r.kind+"/"+r.name] {
+			return fmt.Errorf("contactsync_object_condition has no Ready=True series for %s %s", r.kind, r.name)
+		}
+	}
+	return nil
+}
 
 // serve runs h over TLS with cert on a loopback port and returns its address.
 func serve(h http.Handler, cert tls.Certificate) (string, func(), error) {
