@@ -39,6 +39,8 @@ type Optional struct {
 	Objects []byte
 	// Help is the values.yaml comment.
 	Help string
+	// Selector names what picks the object up by label (for the comment of .labels).
+	Selector string
 }
 
 // Input is what the chart is made of.
@@ -131,6 +133,11 @@ func Generate(in Input) (map[string][]byte, error) {
 			labels(o)
 		}
 		begin, end := "{{- if .Values."+opt.Key+".enabled }}", "{{- end }}"
+		if !opt.PerNamespace {
+			for _, o := range objs {
+				o.meta()["labels"].(map[string]any)["zzTPL_labelsOf"+opt.Key+"__"] = "x"
+			}
+		}
 		if opt.PerNamespace {
 			begin, end = "{{- range .Values."+opt.Key+".namespaces }}", "{{- end }}"
 			for _, o := range objs {
@@ -146,7 +153,7 @@ func Generate(in Input) (map[string][]byte, error) {
 		if opt.PerNamespace {
 			fmt.Fprintf(&optionalValues, "%s:\n  namespaces: []\n", opt.Key)
 		} else {
-			fmt.Fprintf(&optionalValues, "%s:\n  enabled: false\n", opt.Key)
+			fmt.Fprintf(&optionalValues, "%s:\n  enabled: false\n  # labels added to it, e.g. the one your %s selects by.\n  labels: {}\n", opt.Key, opt.Selector)
 		}
 	}
 
@@ -289,10 +296,10 @@ func render(objs []object, begin, end string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if bytes.Contains(raw, []byte("{{")) {
-			return nil, fmt.Errorf("%s %s contains {{, which Helm would read as a template", o.kind(), o.name())
-		}
-		s := strings.ReplaceAll(string(raw), InstallNamespace, "{{ $.Release.Namespace }}")
+		// Braces of the objects themselves (Prometheus alert templates, Grafana legends) are
+		// printed literally by Helm; the placeholders below then add the chart's templates.
+		s := strings.NewReplacer("{{", `{{"{{"}}`, "}}", `{{"}}"}}`).Replace(string(raw))
+		s = strings.ReplaceAll(s, InstallNamespace, "{{ $.Release.Namespace }}")
 		var failed error
 		s = snippetLine.ReplaceAllStringFunc(s, func(line string) string {
 			m := snippetLine.FindStringSubmatch(line)
@@ -301,6 +308,9 @@ func render(objs []object, begin, end string) ([]byte, error) {
 				failed = fmt.Errorf("placeholder %s in a list item", name)
 			}
 			snip, ok := snippets[name]
+			if key, isLabels := strings.CutPrefix(name, "labelsOf"); isLabels {
+				snip, ok = "{{- with .Values."+key+".labels }}\n{{- toYaml . | nindent INDENT }}\n{{- end }}", true
+			}
 			if !ok {
 				failed = fmt.Errorf("no snippet %s", name)
 			}

@@ -188,6 +188,9 @@ var custom = map[string]any{
 	"inviteTokenWriter":          map[string]any{"namespaces": []any{"team-a", "team-b"}},
 	"protectedAnnotationsPolicy": map[string]any{"enabled": false},
 	"nodeSelector":               map[string]any{"kubernetes.io/os": "linux"},
+	// The PrometheusRule needs the Prometheus Operator's CRD, which envtest lacks:
+	// TestAlertRules and TestChartMonitoring check it instead.
+	"grafanaDashboard": map[string]any{"enabled": true},
 }
 
 // TestChartValues: the values reach the objects.
