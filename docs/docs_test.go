@@ -73,7 +73,8 @@ func blocks(d doc) []block {
 	var out []block
 	lines := strings.Split(d.text, "\n")
 	for i := 0; i < len(lines); i++ {
-		fence, ok := strings.CutPrefix(lines[i], "```")
+		indent := len(lines[i]) - len(strings.TrimLeft(lines[i], " "))
+		fence, ok := strings.CutPrefix(strings.TrimLeft(lines[i], " "), "```")
 		if !ok {
 			continue
 		}
@@ -87,8 +88,12 @@ func blocks(d doc) []block {
 			}
 		}
 		var body []string
-		for i++; i < len(lines) && !strings.HasPrefix(lines[i], "```"); i++ {
-			body = append(body, lines[i])
+		for i++; i < len(lines) && !strings.HasPrefix(strings.TrimLeft(lines[i], " "), "```"); i++ {
+			l := lines[i]
+			if len(l) >= indent && strings.TrimSpace(l[:indent]) == "" {
+				l = l[indent:] // a block inside a list item
+			}
+			body = append(body, l)
 		}
 		b.body = strings.Join(body, "\n")
 		out = append(out, b)
@@ -101,7 +106,7 @@ func prose(d doc) string {
 	var out []string
 	in := false
 	for _, l := range strings.Split(d.text, "\n") {
-		if strings.HasPrefix(l, "```") {
+		if strings.HasPrefix(strings.TrimLeft(l, " "), "```") {
 			in = !in
 			continue
 		}
