@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 
 	sigsyaml "sigs.k8s.io/yaml"
@@ -28,7 +29,7 @@ func TestUndeployKeepsTheCRDs(t *testing.T) {
 	all, controller := keys("default"), keys("controller")
 	crds := 0
 	for k := range all {
-		isCRD := len(k) > len("CustomResourceDefinition/") && k[:len("CustomResourceDefinition/")] == "CustomResourceDefinition/"
+		isCRD := strings.HasPrefix(k, "CustomResourceDefinition/")
 		if isCRD {
 			crds++
 		}

@@ -162,6 +162,7 @@ func Generate(in Input) (map[string][]byte, error) {
 		indent(d.resources, "  "), d.goMemLimit, d.metricsSecure, optionalValues.String())
 	files["templates/_helpers.tpl"] = []byte(helpers(d.args))
 	files["templates/NOTES.txt"] = []byte(notes)
+	files["README.md"] = []byte(readme)
 	return files, nil
 }
 
