@@ -43,7 +43,6 @@ func (r *ProviderConfigReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if err := r.Get(ctx, req.NamespacedName, pc); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Pool.Forget(req.NamespacedName)
-			reconciler.ForgetObject(reconciler.KindOf(pc), req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err

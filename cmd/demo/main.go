@@ -316,6 +316,7 @@ func showMetrics(ctx context.Context, kube client.Client) error {
 		return err
 	}
 	ready := map[string]bool{}
+	corrected := 0.0
 	for _, f := range families {
 		switch f.GetName() {
 		case "contactsync_object_condition", "contactsync_drift_corrections_total", "contactsync_invite_expiry_timestamp_seconds":
@@ -330,6 +331,9 @@ func showMetrics(ctx context.Context, kube client.Client) error {
 				pairs = append(pairs, fmt.Sprintf("%s=%q", p.GetName(), p.GetValue()))
 			}
 			v := m.GetGauge().GetValue() + m.GetCounter().GetValue()
+			if f.GetName() == "contactsync_drift_corrections_total" {
+				corrected += v
+			}
 			if f.GetName() == "contactsync_object_condition" {
 				if l["condition"] != "Ready" || v != 1 {
 					continue // one line per object is enough here
@@ -340,6 +344,9 @@ func showMetrics(ctx context.Context, kube client.Client) error {
 			}
 			fmt.Printf("    %s{%s} %v\n", f.GetName(), strings.Join(pairs, ","), v)
 		}
+	}
+	if corrected < 2 {
+		return fmt.Errorf("contactsync_drift_corrections_total counts %v corrections, want the 2 just made", corrected)
 	}
 	for _, r := range rows(ctx, kube) {
 		if !ready[r.kind+"/"+r.name] {

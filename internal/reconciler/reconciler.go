@@ -107,9 +107,6 @@ func (r *Reconciler[T]) now() time.Time {
 func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	obj := r.New()
 	if err := r.Kube.Get(ctx, req.NamespacedName, obj); err != nil {
-		if apierrors.IsNotFound(err) {
-			ForgetObject(KindOf(obj), req.NamespacedName)
-		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	orig := obj.DeepCopyObject().(T)
@@ -195,7 +192,7 @@ func (r *Reconciler[T]) sync(ctx context.Context, obj T) result {
 	// provider had matched this spec, so what differed now was changed outside.
 	if IsReady(obj.GetCommonStatus().Conditions, obj.GetGeneration()) {
 		reason, note = EventDriftCorrected, "Drift corrected: "+strings.Join(obs.Diff, "; ")
-		DriftCorrections.WithLabelValues(KindOf(obj), obj.GetNamespace()).Inc()
+		DriftCorrections.WithLabelValues(kindOf(obj), obj.GetNamespace()).Inc()
 	}
 	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, "Update", "%s", truncate(note, 1000))
 	logf.FromContext(ctx).Info("applied", "changes", obs.Diff)

@@ -34,7 +34,6 @@ func WriteStatus(ctx context.Context, kube client.Client, obj, orig StatusObject
 	st := obj.GetCommonStatus()
 	out.Apply(&st.Conditions, obj.GetGeneration())
 	st.ObservedGeneration = obj.GetGeneration()
-	RecordStatus(obj)
 	if prev, now := orig.GetCommonStatus().LastSyncTime, st.LastSyncTime; prev != nil && now != nil && now.Sub(prev.Time) < StatusHeartbeat {
 		st.LastSyncTime = prev
 		if !equality.Semantic.DeepEqual(orig.StatusValue(), obj.StatusValue()) {
