@@ -102,7 +102,7 @@ install: manifests kustomize ## Install the CRDs into the current kubeconfig's c
 	$(KUSTOMIZE) build config/crd | $(KUBECTL) apply --server-side -f -
 
 .PHONY: uninstall
-uninstall: manifests kustomize ## Remove the CRDs (and every object of these kinds).
+uninstall: manifests kustomize ## DELETES the CRDs and with them EVERY ProviderConfig, ContactAccess and DelegatedGrant (see docs/install.md).
 	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found -f -
 
 .PHONY: deploy
@@ -111,8 +111,16 @@ deploy: manifests kustomize ## Deploy the controller with config/default (IMG=..
 	$(KUSTOMIZE) build config/default | $(KUBECTL) apply --server-side -f -
 
 .PHONY: undeploy
-undeploy: kustomize ## Remove the controller AND the CRDs (every object of these kinds goes too).
-	$(KUSTOMIZE) build config/default | $(KUBECTL) delete --ignore-not-found -f -
+undeploy: kustomize ## Remove the controller (config/controller); the CRDs and every object stay (make uninstall removes them).
+	$(KUSTOMIZE) build config/controller | $(KUBECTL) delete --ignore-not-found -f -
+
+.PHONY: build-installer
+build-installer: manifests kustomize ## Write dist/install.yaml: CRDs + controller in one file with IMG (kubectl apply --server-side -f).
+	@KUSTOMIZE=$(KUSTOMIZE) hack/build-installer.sh $(IMG) dist/install.yaml
+
+.PHONY: helm-chart
+helm-chart: manifests kustomize ## Regenerate the Helm chart dist/chart from the kustomize sources (a test fails when it is stale).
+	$(GO) run ./hack/chartgen/cmd/chartgen -kustomize $(KUSTOMIZE) -out dist/chart
 
 ##@ Tools (pinned, installed into ./bin)
 

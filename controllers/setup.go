@@ -122,6 +122,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 
 		IntervalDivisor: o.intervalDivisor,
 	}
+	statusCollector.use(mgr.GetCache(), mgr.Elected())
 	if err := (&ProviderConfigReconciler{Client: mgr.GetClient(), Pool: pool, Now: o.Now}).SetupWithManager(mgr, o); err != nil {
 		return fmt.Errorf("cannot set up the ProviderConfig controller: %w", err)
 	}

@@ -36,6 +36,7 @@ type ClusterProviderConfigSpec struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,categories=contactsync,shortName=cscpc
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`
 // +kubebuilder:printcolumn:name="Users",type=integer,JSONPath=`.status.users`
 // +kubebuilder:printcolumn:name="Secret-Namespace",type=string,JSONPath=`.spec.credentialsNamespace`,priority=1

@@ -20,23 +20,29 @@ type ResourceRef struct {
 
 // HostUpNewContact describes a contact person the controller creates (POST /api/teams).
 type HostUpNewContact struct {
+	// FirstName of the contact person.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=100
 	FirstName string `json:"firstName"`
+	// LastName of the contact person.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=100
 	LastName string `json:"lastName"`
+	// Email of the contact person (the contact's HostUp login).
 	// +kubebuilder:validation:MaxLength=254
 	// +kubebuilder:validation:Pattern=`^[^@\s]+@[^@\s]+\.[^@\s]+$`
 	Email string `json:"email"`
 	// PasswordSecretRef selects the initial login password in a Secret of this namespace.
 	PasswordSecretRef SecretKeySelector `json:"passwordSecretRef"`
+	// PhoneNumber of the contact person.
 	// +kubebuilder:validation:MaxLength=32
 	// +optional
 	PhoneNumber string `json:"phoneNumber,omitempty"`
+	// Address1 is the street address.
 	// +kubebuilder:validation:MaxLength=200
 	// +optional
 	Address1 string `json:"address1,omitempty"`
+	// City of the address.
 	// +kubebuilder:validation:MaxLength=100
 	// +optional
 	City string `json:"city,omitempty"`
@@ -44,6 +50,7 @@ type HostUpNewContact struct {
 	// +kubebuilder:validation:Pattern=`^[A-Z]{2}$`
 	// +optional
 	Country string `json:"country,omitempty"`
+	// Postcode of the address.
 	// +kubebuilder:validation:MaxLength=20
 	// +optional
 	Postcode string `json:"postcode,omitempty"`
@@ -82,18 +89,25 @@ type HostUpPermissions struct {
 	// +optional
 	DNSZones []ResourceRef `json:"dnsZones,omitempty"`
 
+	// CanViewInvoices lets the contact see the account's invoices.
 	// +optional
 	CanViewInvoices bool `json:"canViewInvoices,omitempty"`
+	// CanReceiveInvoices: the contact receives the account's invoices.
 	// +optional
 	CanReceiveInvoices bool `json:"canReceiveInvoices,omitempty"`
+	// CanOpenTickets lets the contact open support tickets.
 	// +optional
 	CanOpenTickets bool `json:"canOpenTickets,omitempty"`
+	// CanViewTickets lets the contact read the account's support tickets.
 	// +optional
 	CanViewTickets bool `json:"canViewTickets,omitempty"`
+	// CanReceiveTicketEmails: the contact receives the e-mails of support tickets.
 	// +optional
 	CanReceiveTicketEmails bool `json:"canReceiveTicketEmails,omitempty"`
+	// CanCloseTickets lets the contact close support tickets.
 	// +optional
 	CanCloseTickets bool `json:"canCloseTickets,omitempty"`
+	// CanPlaceOrders lets the contact place orders for the account.
 	// +optional
 	CanPlaceOrders bool `json:"canPlaceOrders,omitempty"`
 	// AccessAllVps grants every VPS, present and future.
@@ -109,7 +123,9 @@ type HostUpPermissions struct {
 
 // HostUpContactAccess is the desired access of one HostUp contact person.
 type HostUpContactAccess struct {
+	// Contact is the contact person: an existing one by id, or one to create.
 	Contact HostUpContact `json:"contact"`
+	// Permissions of the contact. What is not listed is denied; empty denies everything.
 	// +optional
 	Permissions HostUpPermissions `json:"permissions,omitempty"`
 }
@@ -176,19 +192,24 @@ type ContactAccessSpec struct {
 
 // ObservedResource is a resource the contact has access to.
 type ObservedResource struct {
+	// ID of the service, domain or DNS zone in HostUp.
 	ID string `json:"id"`
+	// Name of the resource as HostUp shows it, when known.
 	// +optional
 	Name string `json:"name,omitempty"`
 }
 
 // ObservedHostUp is a HostUp contact's permissions as last read.
 type ObservedHostUp struct {
+	// Services (VPS and hosting) the contact can reach.
 	// +listType=atomic
 	// +optional
 	Services []ObservedResource `json:"services,omitempty"`
+	// Domains the contact can manage.
 	// +listType=atomic
 	// +optional
 	Domains []ObservedResource `json:"domains,omitempty"`
+	// DNSZones the contact can edit.
 	// +listType=atomic
 	// +optional
 	DNSZones []ObservedResource `json:"dnsZones,omitempty"`
@@ -200,7 +221,9 @@ type ObservedHostUp struct {
 
 // ObservedManager is a user with access to a private ONLYOFFICE contact.
 type ObservedManager struct {
+	// ID (GUID) of the portal user.
 	ID string `json:"id"`
+	// DisplayName of the portal user.
 	// +optional
 	DisplayName string `json:"displayName,omitempty"`
 }
@@ -217,8 +240,10 @@ type ObservedOnlyOffice struct {
 
 // ObservedAccess is the access as last read from the provider.
 type ObservedAccess struct {
+	// HostUp contact's permissions as last read.
 	// +optional
 	HostUp *ObservedHostUp `json:"hostup,omitempty"`
+	// OnlyOffice contact's sharing as last read.
 	// +optional
 	OnlyOffice *ObservedOnlyOffice `json:"onlyoffice,omitempty"`
 }
@@ -245,11 +270,13 @@ type ContactAccessStatus struct {
 // ContactAccess declares the permissions of one contact in HostUp or ONLYOFFICE.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:categories=contactsync,shortName=ca
+// +kubebuilder:resource:categories=contactsync,shortName=csca
+// +kubebuilder:printcolumn:name="ProviderConfig",type=string,JSONPath=`.spec.providerConfigRef.name`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`
+// +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.spec.managementPolicy`
 // +kubebuilder:printcolumn:name="Contact",type=string,JSONPath=`.status.contactID`
-// +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.spec.managementPolicy`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ContactAccess struct {
 	metav1.TypeMeta   `json:",inline"`

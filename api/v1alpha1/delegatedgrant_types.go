@@ -73,12 +73,16 @@ type DelegatedGrantSpec struct {
 
 // Grantee is the account that accepted the grant.
 type Grantee struct {
+	// ClientID of the grantee's HostUp account.
 	// +optional
 	ClientID string `json:"clientID,omitempty"`
+	// Name of the person who accepted.
 	// +optional
 	Name string `json:"name,omitempty"`
+	// Email of the person who accepted (it may differ from spec.email).
 	// +optional
 	Email string `json:"email,omitempty"`
+	// Company of the grantee's account.
 	// +optional
 	Company string `json:"company,omitempty"`
 }
@@ -113,11 +117,14 @@ type DelegatedGrantStatus struct {
 // DelegatedGrant declares one HostUp delegated-access invitation.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:categories=contactsync,shortName=dg
+// +kubebuilder:resource:categories=contactsync,shortName=csdg
+// +kubebuilder:printcolumn:name="ProviderConfig",type=string,JSONPath=`.spec.providerConfigRef.name`
 // +kubebuilder:printcolumn:name="Email",type=string,JSONPath=`.spec.email`
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`
+// +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.spec.managementPolicy`
 // +kubebuilder:printcolumn:name="Grant",type=string,JSONPath=`.status.grantID`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type DelegatedGrant struct {

@@ -147,8 +147,9 @@ const MaxUsedBy = 10
 // ProviderConfig says how to reach one HostUp account or ONLYOFFICE portal.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:categories=contactsync,shortName=cspc
+// +kubebuilder:resource:categories=contactsync,shortName=cspcfg
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`
 // +kubebuilder:printcolumn:name="Users",type=integer,JSONPath=`.status.users`
 // +kubebuilder:printcolumn:name="Identity",type=string,JSONPath=`.status.identity`,priority=1

@@ -1,19 +1,37 @@
 // Command demo runs contactsync on an embedded default: a local control plane built from the
-// envtest binaries, in-memory HostUp and ONLYOFFICE servers on loopback with a seeded account,
-// the samples from config/samples, and the manager — then shows the objects converging, and a
-// change made "in a dashboard" being found and corrected.
+// envtest binaries, in-memory HostUp and ONLYOFFICE servers with a seeded account, the samples
+// from config/samples applied unchanged, and the manager — then shows the objects converging,
+// and a change made "in a dashboard" being found and corrected.
+//
+// The samples name the real hosts (https://cloud.hostup.se/api, https://office.example.com) and
+// placeholder credentials. The demo serves its fakes over TLS on loopback for those host names
+// (a certificate it makes at start, trusted only by the manager it runs), routes only those
+// names there, and makes the fakes accept the samples' placeholder Secrets. So the manager runs
+// with the production endpoint policy (https only, no --allow-insecure-http), and the demo can
+// never send anything to a real provider.
 //
 //	make demo              # interactive: live table until Ctrl-C
 //	make demo ARGS=--once  # converge, correct drift, exit non-zero if anything is not Ready in time
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -30,12 +48,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
@@ -47,7 +66,9 @@ import (
 
 const (
 	namespace  = "demo"
-	hostupKey  = "demo-hostup-api-key"
+	// platformNamespace is the controller's namespace (--credentials-namespace): it holds the
+	// Secret of the samples' ClusterProviderConfig, as a platform team would keep it.
+	platformNamespace = "contactsync-system"
 	demoPoll   = 10 * time.Second
 	samplesDir = "config/samples"
 )
@@ -109,28 +130,48 @@ func run(once bool, timeout time.Duration, dir string) error {
 		return err
 	}
 
-	step("serving in-memory HostUp and ONLYOFFICE on loopback")
-	hu := hostupfake.NewDemo(hostupfake.WithAPIKey(hostupKey))
-	huURL, closeHU, err := serve(hu)
+	smp, err := readSamples(scheme)
+	if err != nil {
+		return err
+	}
+	step("serving in-memory HostUp and ONLYOFFICE over TLS on loopback, as " + smp.hostupHost + " and " + smp.onlyofficeHost)
+	// The fakes accept the samples' placeholder credentials, and know the portal users the
+	// samples name.
+	hu := hostupfake.NewDemo(hostupfake.WithAPIKey(smp.hostupKey))
+	oo := onlyofficefake.NewDemo()
+	oo.AddUser(onlyofficefake.User{UserName: "crm-admin", Email: smp.onlyofficeUser, Password: smp.onlyofficePassword,
+		FirstName: "CRM", LastName: "Admin", Title: "CRM automation", IsAdmin: true})
+	for _, u := range []onlyofficefake.User{
+		{UserName: "alice.example", Email: "alice@example.com", FirstName: "Alice", LastName: "Example", Title: "Account manager"},
+		{UserName: "carol.example", Email: "carol@example.com", FirstName: "Carol", LastName: "Example", Title: "Sales"},
+	} {
+		u.Password = onlyofficefake.DemoManagerPassword
+		oo.AddUser(u)
+	}
+	cert, roots, err := demoCertificate(smp.hostupHost, smp.onlyofficeHost)
+	if err != nil {
+		return err
+	}
+	huAddr, closeHU, err := serve(hu, cert)
 	if err != nil {
 		return err
 	}
 	defer closeHU()
-	oo := onlyofficefake.NewDemo()
-	ooURL, closeOO, err := serve(oo)
+	ooAddr, closeOO, err := serve(oo, cert)
 	if err != nil {
 		return err
 	}
 	defer closeOO()
-	fmt.Printf("    HostUp      %s/api  (3 VPS, 2 hosting, 3 domains, 3 DNS zones, 2 contacts, 1 delegated grant)\n", huURL)
-	fmt.Printf("    ONLYOFFICE  %s      (admin + 5 managers, a terminated user, a visitor, 8 CRM contacts)\n", ooURL)
+	fmt.Printf("    HostUp      https://%s -> %s  (3 VPS, 2 hosting, 3 domains, 3 DNS zones, 2 contacts, 1 delegated grant)\n", smp.hostupHost, huAddr)
+	fmt.Printf("    ONLYOFFICE  https://%s -> %s  (admin + 7 users, a terminated user, a visitor, 8 CRM contacts)\n", smp.onlyofficeHost, ooAddr)
+	httpClient := routedClient(roots, map[string]string{smp.hostupHost + ":443": huAddr, smp.onlyofficeHost + ":443": ooAddr})
 
 	step("starting the contactsync manager (log: " + filepath.Join(dir, "manager.log") + ")")
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Cache: controllers.CacheOptions(), Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
 	if err != nil {
 		return err
 	}
-	if err := controllers.Setup(mgr, controllers.Options{MaxConcurrentReconciles: 4, AllowInsecureHTTP: true}); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{MaxConcurrentReconciles: 4, HTTPClient: httpClient, CredentialsNamespace: platformNamespace}); err != nil {
 		return err
 	}
 	mgrCtx, stopMgr := context.WithCancel(ctx)
@@ -143,8 +184,8 @@ func run(once bool, timeout time.Duration, dir string) error {
 		}
 	}()
 
-	step("creating namespace " + namespace + ", Secrets, ProviderConfigs, and applying " + samplesDir)
-	if err := seed(ctx, kube, scheme, huURL+"/api", ooURL); err != nil {
+	step("creating namespace " + namespace + " and applying " + samplesDir + " unchanged")
+	if err := seed(ctx, kube, smp); err != nil {
 		return err
 	}
 	fmt.Printf("\n    Point your own kubectl at it:  export KUBECONFIG=%s\n", kcPath)
@@ -169,6 +210,36 @@ func run(once bool, timeout time.Duration, dir string) error {
 	}
 	step("everything is Ready")
 
+	step(fmt.Sprintf("shortening the ProviderConfigs' syncInterval from the samples' value to %s, so the next step takes seconds", demoPoll))
+	for _, name := range smp.providerConfigs {
+		pc := &accessv1alpha1.ProviderConfig{}
+		if err := kube.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, pc); err != nil {
+			return err
+		}
+		orig := pc.DeepCopy()
+		pc.Spec.SyncInterval = &metav1.Duration{Duration: demoPoll}
+		if err := kube.Patch(ctx, pc, client.MergeFrom(orig)); err != nil {
+			return err
+		}
+	}
+	// Objects wait for their ProviderConfig to verify its new generation; a correction made
+	// while they wait would be an update, not a drift correction.
+	pcsCurrent := func() bool {
+		pcs := &accessv1alpha1.ProviderConfigList{}
+		if kube.List(ctx, pcs, client.InNamespace(namespace)) != nil {
+			return false
+		}
+		for _, pc := range pcs.Items {
+			if pc.Status.ObservedGeneration != pc.Generation {
+				return false
+			}
+		}
+		return true
+	}
+	if err := waitFor(ctx, time.Now().Add(timeout), show, func() bool { return pcsCurrent() && allReady(ctx, kube) }); err != nil {
+		return fmt.Errorf("not everything was Ready again within %s after the syncInterval change: %w", timeout, err)
+	}
+
 	step("simulating changes made by hand in the dashboards")
 	accountant := &accessv1alpha1.ContactAccess{}
 	if err := kube.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "accountant"}, accountant); err != nil {
@@ -182,10 +253,15 @@ func run(once bool, timeout time.Duration, dir string) error {
 		return err
 	}
 	fmt.Printf("    HostUp: contact %d (accountant) was given \"VPS L db-1\" and order rights\n", contactID)
-	if err := oo.SetContactAccess(101, 1, nil); err != nil {
+	acme := &accessv1alpha1.ContactAccess{}
+	if err := kube.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "acme-corp"}, acme); err != nil {
 		return err
 	}
-	fmt.Println("    ONLYOFFICE: CRM contact 101 (acme-corp) was shared with everyone")
+	crmID := acme.Spec.OnlyOffice.ContactID
+	if err := oo.SetContactAccess(crmID, 1, nil); err != nil {
+		return err
+	}
+	fmt.Printf("    ONLYOFFICE: CRM contact %d (acme-corp) was shared with everyone\n", crmID)
 	seen := map[string]bool{}
 	for _, e := range events(ctx, kube, "DriftCorrected") {
 		seen[e.Name] = true
@@ -201,7 +277,7 @@ func run(once bool, timeout time.Duration, dir string) error {
 	}
 	corrected := func() bool {
 		q, _ := hu.ContactPermissions(contactID)
-		c, _ := oo.Contact(101)
+		c, _ := oo.Contact(crmID)
 		return len(fresh()) >= 2 && !q.CanPlaceOrders && c.ShareType == 0
 	}
 	if err := waitFor(ctx, time.Now().Add(timeout), show, corrected); err != nil {
@@ -212,7 +288,12 @@ func run(once bool, timeout time.Duration, dir string) error {
 	}
 	step("drift found and corrected; both dashboards match Git again")
 
-	if err := adoptScene(ctx, cfg, hu, dir); err != nil {
+	step("the manager's metrics (docs/metrics.md), as Prometheus would scrape them")
+	if err := showMetrics(ctx, kube); err != nil {
+		return err
+	}
+
+	if err := adoptScene(ctx, kube, httpClient, hu, dir); err != nil {
 		return err
 	}
 
@@ -234,13 +315,13 @@ func run(once bool, timeout time.Duration, dir string) error {
 }
 
 // adoptScene shows `kubectl contactsync`: import a contact that exists in HostUp and no object
-// declares (Anna, seeded in the account), then plan an edited copy of the imported file.
-func adoptScene(ctx context.Context, cfg *rest.Config, hu *hostupfake.Server, dir string) error {
+// declares (Anna, seeded in the account), then plan an edited copy of the imported file. The
+// plugin reaches the fakes through the demo's routed client, like the manager.
+func adoptScene(ctx context.Context, kube client.Client, httpClient *http.Client, hu *hostupfake.Server, dir string) error {
 	anna := hu.Contacts()[0]
 	plugin := func(args ...string) (int, string, error) {
 		var out, errb strings.Builder
-		base := []string{"-n", namespace, "--allow-insecure-http", "--hostup-allowed-hosts", "127.0.0.1"}
-		code := cli.Main(ctx, append(base, args...), cli.Options{Out: &out, Err: &errb, RESTConfig: cfg})
+		code := cli.Main(ctx, append([]string{"-n", namespace}, args...), cli.Options{Out: &out, Err: &errb, Kube: kube, HTTPClient: httpClient})
 		if code == cli.ExitError {
 			return code, out.String(), fmt.Errorf("kubectl contactsync %s: %s", strings.Join(args, " "), errb.String())
 		}
@@ -281,75 +362,251 @@ func indent(s string) string {
 
 func step(s string) { fmt.Printf("==> %s\n", s) }
 
-// serve runs h on a loopback port.
-func serve(h http.Handler) (string, func(), error) {
+// showMetrics prints the per-object metrics and fails unless every object shown in the table
+// has its condition series, Ready=True.
+func showMetrics(ctx context.Context, kube client.Client) error {
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		return err
+	}
+	ready := map[string]bool{}
+	corrected := 0.0
+	for _, f := range families {
+		switch f.GetName() {
+		case "contactsync_object_condition", "contactsync_drift_corrections_total", "contactsync_invite_expiry_timestamp_seconds":
+		default:
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			l := map[string]string{}
+			var pairs []string
+			for _, p := range m.GetLabel() {
+				l[p.GetName()] = p.GetValue()
+				pairs = append(pairs, fmt.Sprintf("%s=%q", p.GetName(), p.GetValue()))
+			}
+			v := m.GetGauge().GetValue() + m.GetCounter().GetValue()
+			if f.GetName() == "contactsync_drift_corrections_total" {
+				corrected += v
+			}
+			if f.GetName() == "contactsync_object_condition" {
+				if l["condition"] != "Ready" || v != 1 {
+					continue // one line per object is enough here
+				}
+				if l["status"] == "True" {
+					ready[l["kind"]+"/"+l["name"]] = true
+				}
+			}
+			fmt.Printf("    %s{%s} %v\n", f.GetName(), strings.Join(pairs, ","), v)
+		}
+	}
+	if corrected < 2 {
+		return fmt.Errorf("contactsync_drift_corrections_total counts %v corrections, want the 2 just made", corrected)
+	}
+	for _, r := range rows(ctx, kube) {
+		if !ready[r.kind+"/"+r.name] {
+			return fmt.Errorf("contactsync_object_condition has no Ready=True series for %s %s", r.kind, r.name)
+		}
+	}
+	return nil
+}
+
+// serve runs h over TLS with cert on a loopback port and returns its address.
+func serve(h http.Handler, cert tls.Certificate) (string, func(), error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	return "http://" + l.Addr().String(), func() { _ = srv.Close() }, nil
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
+	go func() { _ = srv.ServeTLS(l, "", "") }()
+	return l.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
-// seed creates the namespace, the credentials, and the samples pointed at the local servers.
-func seed(ctx context.Context, kube client.Client, scheme *runtime.Scheme, hostupURL, onlyofficeURL string) error {
-	objs := []client.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}},
-		secret("hostup-credentials", map[string]string{"apiKey": hostupKey}),
-		secret("hostup-platform", map[string]string{"apiKey": hostupKey}),
-		secret("onlyoffice-credentials", map[string]string{"userName": onlyofficefake.DemoAdminEmail, "password": onlyofficefake.DemoAdminPassword}),
-		secret("accountant-password", map[string]string{"password": "Demo-Passw0rd-accountant"}),
+// demoCertificate makes a self-signed certificate for hosts, and the pool that trusts it (only
+// the manager this demo runs uses that pool).
+func demoCertificate(hosts ...string) (tls.Certificate, *x509.CertPool, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, err
 	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "contactsync demo"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		DNSNames: hosts, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	parsed, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(parsed)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: parsed}, roots, nil
+}
+
+// routedClient dials the fakes for the sample hosts and refuses every other address, so the
+// demo never reaches a real provider.
+func routedClient(roots *x509.CertPool, routes map[string]string) *http.Client {
+	var d net.Dialer
+	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			to, ok := routes[addr]
+			if !ok {
+				return nil, fmt.Errorf("the demo reaches only its fakes, not %s", addr)
+			}
+			return d.DialContext(ctx, network, to)
+		},
+		ForceAttemptHTTP2: true,
+	}}
+}
+
+// samples is config/samples, read once: the objects to apply, and what the fakes must accept.
+type samples struct {
+	objects                            []client.Object
+	providerConfigs                    []string
+	hostupHost, onlyofficeHost         string
+	hostupKey                          string
+	onlyofficeUser, onlyofficePassword string
+}
+
+// readSamples reads every object of config/samples (files with several documents too).
+func readSamples(scheme *runtime.Scheme) (samples, error) {
+	var out samples
 	files, err := filepath.Glob(filepath.Join(samplesDir, "*.yaml"))
 	if err != nil {
-		return err
+		return out, err
 	}
 	sort.Strings(files)
 	decoder := serializer.NewCodecFactory(scheme).UniversalDeserializer()
+	secrets := map[string]*corev1.Secret{}
+	var pcs []*accessv1alpha1.ProviderConfig
 	for _, f := range files {
 		if filepath.Base(f) == "kustomization.yaml" {
 			continue
 		}
 		raw, err := os.ReadFile(f)
 		if err != nil {
-			return err
+			return out, err
 		}
-		obj, _, err := decoder.Decode(raw, nil, nil)
-		if err != nil {
-			return fmt.Errorf("cannot decode %s: %w", f, err)
+		docs := yaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(raw)))
+		for {
+			doc, err := docs.Read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return out, fmt.Errorf("cannot read %s: %w", f, err)
+			}
+			if len(bytes.TrimSpace(doc)) == 0 {
+				continue
+			}
+			obj, _, err := decoder.Decode(doc, nil, nil)
+			if err != nil {
+				return out, fmt.Errorf("cannot decode %s: %w", f, err)
+			}
+			o := obj.(client.Object)
+			switch o := o.(type) {
+			case *corev1.Secret:
+				secrets[o.Name] = o
+			case *accessv1alpha1.ProviderConfig:
+				pcs = append(pcs, o)
+				out.providerConfigs = append(out.providerConfigs, o.Name)
+			}
+			out.objects = append(out.objects, o)
 		}
-		o := obj.(client.Object)
-		o.SetNamespace(namespace)
-		if pc, ok := o.(*accessv1alpha1.ProviderConfig); ok {
-			pc.Spec.SyncInterval = &metav1.Duration{Duration: demoPoll}
-			if pc.Spec.HostUp != nil {
-				pc.Spec.HostUp.BaseURL = hostupURL
-			} else {
-				pc.Spec.OnlyOffice.BaseURL = onlyofficeURL
+	}
+	value := func(secret, key string) (string, error) {
+		s, ok := secrets[secret]
+		if !ok {
+			return "", fmt.Errorf("%s has no Secret %s", samplesDir, secret)
+		}
+		v, ok := s.StringData[key]
+		if !ok {
+			v, ok = string(s.Data[key]), len(s.Data[key]) > 0
+		}
+		if !ok {
+			return "", fmt.Errorf("%s: Secret %s has no key %s", samplesDir, secret, key)
+		}
+		return v, nil
+	}
+	for _, pc := range pcs {
+		switch {
+		case pc.Spec.HostUp != nil:
+			u, err := url.Parse(pc.Spec.HostUp.BaseURL)
+			if err != nil {
+				return out, err
+			}
+			out.hostupHost = u.Hostname()
+			if out.hostupKey, err = value(pc.Spec.HostUp.APIKeySecretRef.Name, pc.Spec.HostUp.APIKeySecretRef.Key); err != nil {
+				return out, err
+			}
+		case pc.Spec.OnlyOffice != nil:
+			u, err := url.Parse(pc.Spec.OnlyOffice.BaseURL)
+			if err != nil {
+				return out, err
+			}
+			out.onlyofficeHost = u.Hostname()
+			ref := pc.Spec.OnlyOffice.CredentialsSecretRef.Name
+			if out.onlyofficeUser, err = value(ref, "userName"); err != nil {
+				return out, err
+			}
+			if out.onlyofficePassword, err = value(ref, "password"); err != nil {
+				return out, err
 			}
 		}
-		if cpc, ok := o.(*accessv1alpha1.ClusterProviderConfig); ok {
-			// The platform team's config: the demo keeps its Secret in the demo namespace, and
-			// allows that namespace by name.
-			cpc.Spec.SyncInterval = &metav1.Duration{Duration: demoPoll}
-			cpc.Spec.HostUp.BaseURL = hostupURL
-			cpc.Spec.CredentialsNamespace = namespace
-			cpc.Spec.Namespaces = append(cpc.Spec.Namespaces, namespace)
-		}
-		objs = append(objs, o)
 	}
-	for _, o := range objs {
+	// In the order `kubectl apply -k config/samples` sends them (kustomize puts Secrets before
+	// custom resources): a ContactAccess whose password Secret does not exist yet stalls until
+	// its next poll.
+	rank := func(o client.Object) int {
+		switch o.(type) {
+		case *corev1.Secret:
+			return 0
+		case *accessv1alpha1.ProviderConfig, *accessv1alpha1.ClusterProviderConfig:
+			return 1
+		}
+		return 2
+	}
+	sort.SliceStable(out.objects, func(i, j int) bool { return rank(out.objects[i]) < rank(out.objects[j]) })
+	if out.hostupHost == "" || out.onlyofficeHost == "" {
+		return out, fmt.Errorf("%s needs a HostUp and an ONLYOFFICE ProviderConfig", samplesDir)
+	}
+	return out, nil
+}
+
+// seed creates the namespaces and applies the samples, unchanged. What a platform team does
+// once is done here too, as hostup_clusterproviderconfig.yaml describes it: the demo namespace
+// carries the label the ClusterProviderConfig selects, and the controller's namespace holds its
+// opted-in Secret (the samples' placeholder key, which the fake accepts).
+func seed(ctx context.Context, kube client.Client, smp samples) error {
+	platform := []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace, Labels: map[string]string{"contactsync.dev/hostup": "shared"}}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: platformNamespace}},
+		&corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: platformNamespace, Name: "hostup-platform",
+				Labels: map[string]string{accessv1alpha1.LabelCredentials: "true"}},
+			StringData: map[string]string{"apiKey": smp.hostupKey},
+		},
+	}
+	for _, o := range platform {
+		if err := kube.Create(ctx, o); err != nil {
+			return fmt.Errorf("cannot create %T %s: %w", o, o.GetName(), err)
+		}
+	}
+	for _, o := range smp.objects {
+		if _, cluster := o.(*accessv1alpha1.ClusterProviderConfig); !cluster {
+			o.SetNamespace(namespace)
+		}
 		if err := kube.Create(ctx, o); err != nil {
 			return fmt.Errorf("cannot create %T %s: %w", o, o.GetName(), err)
 		}
 	}
 	return nil
-}
-
-func secret(name string, data map[string]string) *corev1.Secret {
-	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name,
-		Labels: map[string]string{accessv1alpha1.LabelCredentials: "true"}}, StringData: data}
 }
 
 type row struct{ kind, name, ready, reason, detail, message string }

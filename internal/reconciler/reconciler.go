@@ -192,6 +192,7 @@ func (r *Reconciler[T]) sync(ctx context.Context, obj T) result {
 	// provider had matched this spec, so what differed now was changed outside.
 	if IsReady(obj.GetCommonStatus().Conditions, obj.GetGeneration()) {
 		reason, note = EventDriftCorrected, "Drift corrected: "+strings.Join(obs.Diff, "; ")
+		DriftCorrections.WithLabelValues(kindOf(obj), obj.GetNamespace()).Inc()
 	}
 	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, "Update", "%s", truncate(note, 1000))
 	logf.FromContext(ctx).Info("applied", "changes", obs.Diff)

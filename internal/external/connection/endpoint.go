@@ -39,6 +39,14 @@ func (p EndpointPolicy) Check(provider Provider, raw string) error {
 	default:
 		return stall(accessv1alpha1.ReasonInvalidSpec, fmt.Sprintf("base URL %q must use https", raw))
 	}
+	// What the provider clients refuse of a URL is the spec's fault (InvalidSpec), checked here
+	// so that the client constructors only refuse a Secret's content.
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return stall(accessv1alpha1.ReasonInvalidSpec, fmt.Sprintf("base URL %q must not carry credentials, a query or a fragment", raw))
+	}
+	if provider == OnlyOffice && strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/api/2.0") {
+		return stall(accessv1alpha1.ReasonInvalidSpec, fmt.Sprintf("base URL %q must be the portal root, without /api/2.0", raw))
+	}
 	host := strings.ToLower(u.Hostname())
 	if ip, err := netip.ParseAddr(host); err == nil && apiclient.Blocked(ip) {
 		return stall(accessv1alpha1.ReasonEndpointRefused, fmt.Sprintf(

@@ -29,6 +29,9 @@ func TestEndpointPolicy(t *testing.T) {
 		{"wildcard allow-list", EndpointPolicy{AllowedHosts: map[Provider][]string{OnlyOffice: {"*.onlyoffice.example"}}}, OnlyOffice, "https://crm.onlyoffice.example", "", ""},
 		{"wildcard does not match the bare domain's look-alike", EndpointPolicy{AllowedHosts: map[Provider][]string{OnlyOffice: {"*.onlyoffice.example"}}}, OnlyOffice, "https://evilonlyoffice.example", accessv1alpha1.ReasonEndpointRefused, "allow-list"},
 		{"ftp", dev, OnlyOffice, "ftp://x", accessv1alpha1.ReasonInvalidSpec, "https"},
+		{"ONLYOFFICE API path instead of the portal root", strict, OnlyOffice, "https://office.example.com/api/2.0/", accessv1alpha1.ReasonInvalidSpec, "portal root"},
+		{"credentials in the URL", strict, HostUp, "https://user:pw@cloud.hostup.se/api", accessv1alpha1.ReasonInvalidSpec, "credentials"},
+		{"query", strict, OnlyOffice, "https://office.example.com/?x=1", accessv1alpha1.ReasonInvalidSpec, "query"},
 	}
 	for _, tc := range cases {
 		err := tc.policy.Check(tc.provider, tc.url)
