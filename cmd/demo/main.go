@@ -65,12 +65,12 @@ import (
 )
 
 const (
-	namespace  = "demo"
+	namespace = "demo"
 	// platformNamespace is the controller's namespace (--credentials-namespace): it holds the
 	// Secret of the samples' ClusterProviderConfig, as a platform team would keep it.
 	platformNamespace = "contactsync-system"
-	demoPoll   = 10 * time.Second
-	samplesDir = "config/samples"
+	demoPoll          = 10 * time.Second
+	samplesDir        = "config/samples"
 )
 
 func main() {
