@@ -99,6 +99,9 @@ manager:
   hostupAllowedHosts: ""
   # --onlyoffice-allowed-hosts (manager default: any host).
   onlyofficeAllowedHosts: ""
+  # --credentials-namespace: where the Secrets of ClusterProviderConfigs that name no
+  # spec.credentialsNamespace live (manager default: the release namespace, POD_NAMESPACE).
+  credentialsNamespace: ""
   # --max-concurrent-reconciles (manager default: 16).
   maxConcurrentReconciles: 0
   # --zap-log-level: debug, info, error, or a number.
@@ -165,6 +168,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- with .Values.manager.onlyofficeAllowedHosts }}
 - {{ printf "--onlyoffice-allowed-hosts=%s" . | quote }}
+{{- end }}
+{{- with .Values.manager.credentialsNamespace }}
+- {{ printf "--credentials-namespace=%s" . | quote }}
 {{- end }}
 {{- with .Values.manager.maxConcurrentReconciles }}
 - {{ printf "--max-concurrent-reconciles=%v" . | quote }}

@@ -35,6 +35,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- with .Values.manager.onlyofficeAllowedHosts }}
 - {{ printf "--onlyoffice-allowed-hosts=%s" . | quote }}
 {{- end }}
+{{- with .Values.manager.credentialsNamespace }}
+- {{ printf "--credentials-namespace=%s" . | quote }}
+{{- end }}
 {{- with .Values.manager.maxConcurrentReconciles }}
 - {{ printf "--max-concurrent-reconciles=%v" . | quote }}
 {{- end }}
