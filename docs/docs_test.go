@@ -20,6 +20,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -27,6 +29,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/contactsync/contactsync/controllers" // registers every metric of the manager
+	"github.com/contactsync/contactsync/internal/cli"
 	"github.com/contactsync/contactsync/test/dryrun"
 )
 
@@ -446,6 +449,23 @@ func managerFlags(t *testing.T) map[string]bool {
 	return out
 }
 
+// pluginFlags are the flags of `kubectl contactsync` and every subcommand of it (cli.md
+// documents the plugin, not the manager).
+func pluginFlags() map[string]bool {
+	out := map[string]bool{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.PersistentFlags(), c.Flags()} {
+			fs.VisitAll(func(f *pflag.Flag) { out[f.Name] = true })
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(cli.NewCommand(&cli.Options{}))
+	return out
+}
+
 // otherFlags are flags of other tools that the docs show in inline code.
 var otherFlags = []string{"create-namespace", "server-side", "dry-run"}
 
@@ -455,10 +475,17 @@ var flagRE = regexp.MustCompile(`^--([a-z][a-z0-9-]*)`)
 // otherFlags), and the flag table of install.md lists every manager flag.
 func TestFlagsExist(t *testing.T) {
 	flags := managerFlags(t)
+	plugin := pluginFlags()
 	for _, d := range docs(t) {
 		for _, span := range codeSpans(d) {
 			m := flagRE.FindStringSubmatch(span)
 			if m == nil {
+				continue
+			}
+			if filepath.Base(d.path) == "cli.md" {
+				if !plugin[m[1]] && !slices.Contains(otherFlags, m[1]) {
+					t.Errorf("%s names flag --%s, which kubectl contactsync does not have", d.path, m[1])
+				}
 				continue
 			}
 			if !flags[m[1]] && !slices.Contains(otherFlags, m[1]) {
