@@ -7,7 +7,8 @@ import (
 // ClusterProviderConfigSpec is a ProviderConfigSpec for the whole cluster: its Secret lives in
 // the controller's namespace (or credentialsNamespace), and the namespace selector says which
 // namespaces' objects may use it.
-// +kubebuilder:validation:XValidation:rule="has(self.hostup) != has(self.onlyoffice)",message="exactly one of spec.hostup or spec.onlyoffice must be set"
+// The rule "exactly one of spec.hostup or spec.onlyoffice" comes with the inlined ProviderConfigSpec
+// (repeating it here would list it twice, which server-side apply refuses).
 // +kubebuilder:validation:XValidation:rule="has(self.namespaceSelector) || (has(self.namespaces) && size(self.namespaces) > 0)",message="set spec.namespaceSelector and/or spec.namespaces: a ClusterProviderConfig allows no namespace by default (namespaceSelector: {} allows every namespace)"
 type ClusterProviderConfigSpec struct {
 	ProviderConfigSpec `json:",inline"`
