@@ -72,9 +72,9 @@ var _ = Describe("ContactAccess on HostUp", func() {
 
 		By("a spec edit costs exactly one write")
 		writes := hostupWrites(fake)
-		Expect(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(ca), ca)).To(Succeed())
-		ca.Spec.HostUp.Permissions.CanPlaceOrders = true
-		Expect(k8sClient.Update(suiteCtx, ca)).To(Succeed())
+		updateSpec(ca, func(ca *accessv1alpha1.ContactAccess) {
+			ca.Spec.HostUp.Permissions.CanPlaceOrders = true
+		})
 		Eventually(func() bool {
 			p, _ := fake.ContactPermissions(annaID)
 			return p.CanPlaceOrders
@@ -194,9 +194,9 @@ var _ = Describe("ContactAccess on HostUp", func() {
 		Expect(fake.Contacts()).To(HaveLen(contacts + 1))
 
 		By("deletionPolicy Delete removes the contact this object created")
-		Expect(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(ca), ca)).To(Succeed())
-		ca.Spec.DeletionPolicy = accessv1alpha1.DeletionDelete
-		Expect(k8sClient.Update(suiteCtx, ca)).To(Succeed())
+		updateSpec(ca, func(ca *accessv1alpha1.ContactAccess) {
+			ca.Spec.DeletionPolicy = accessv1alpha1.DeletionDelete
+		})
 		Expect(k8sClient.Delete(suiteCtx, ca)).To(Succeed())
 		Eventually(func() int { return len(fake.Contacts()) }).WithTimeout(eventuallyTO).Should(Equal(contacts))
 	})

@@ -10,7 +10,6 @@ import (
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "github.com/contactsync/contactsync/api/v1alpha1"
 	oo "github.com/contactsync/contactsync/internal/onlyoffice/onlyofficefake"
@@ -90,10 +89,10 @@ var _ = Describe("ContactAccess on ONLYOFFICE", func() {
 			"manager e-mails are cached for a poll period, not looked up on every read")
 
 		By("making the contact shared is one write, read back")
-		Expect(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(ca), ca)).To(Succeed())
-		ca.Spec.OnlyOffice.Shared = true
-		ca.Spec.OnlyOffice.Managers = nil
-		Expect(k8sClient.Update(suiteCtx, ca)).To(Succeed())
+		updateSpec(ca, func(ca *accessv1alpha1.ContactAccess) {
+			ca.Spec.OnlyOffice.Shared = true
+			ca.Spec.OnlyOffice.Managers = nil
+		})
 		Eventually(func() int { c, _ := fake.Contact(oo.DemoContactGlobex); return c.ShareType }).WithTimeout(eventuallyTO).Should(Equal(1))
 		waitReady(ca)
 		Expect(ooWrites(fake)).To(Equal(writes + 1))

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -170,6 +171,20 @@ func hostupWrites(f *hostupfake.Server) int {
 }
 
 func itoa(i int64) string { return fmt.Sprint(i) }
+
+// updateSpec reads obj, applies change and writes it back, again on a conflict: the controller
+// writes the same object (finalizers, annotations) at any moment, as it does under a user's
+// `kubectl edit`, so a read-modify-write must expect to lose a race now and then.
+func updateSpec[T client.Object](obj T, change func(T)) {
+	GinkgoHelper()
+	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		change(obj)
+		return k8sClient.Update(suiteCtx, obj)
+	})).To(Succeed())
+}
 
 func secretRef(ns, name string) *corev1.Secret {
 	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}

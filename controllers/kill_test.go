@@ -84,9 +84,9 @@ var _ = Describe("SIGKILL loop", func() {
 				Expect(k8sClient.Create(suiteCtx, objs[2*i+1])).To(Succeed())
 			} else if i%2 == 0 {
 				ca := objs[2*(i%pairs)].(*accessv1alpha1.ContactAccess)
-				Expect(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(ca), ca)).To(Succeed())
-				ca.Spec.HostUp.Permissions.CanViewTickets = !ca.Spec.HostUp.Permissions.CanViewTickets
-				Expect(k8sClient.Update(suiteCtx, ca)).To(Succeed())
+				updateSpec(ca, func(ca *accessv1alpha1.ContactAccess) {
+					ca.Spec.HostUp.Permissions.CanViewTickets = !ca.Spec.HostUp.Permissions.CanViewTickets
+				})
 			}
 			time.Sleep(time.Duration(300+rng.IntN(1500)) * time.Millisecond)
 			kill()

@@ -153,9 +153,9 @@ var _ = Describe("Reliability", func() {
 			time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
 			if i%4 == 0 { // updates in flight too
 				ca := objs[2*(i/4)].(*accessv1alpha1.ContactAccess)
-				Expect(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(ca), ca)).To(Succeed())
-				ca.Spec.HostUp.Permissions.CanViewInvoices = !ca.Spec.HostUp.Permissions.CanViewInvoices
-				Expect(k8sClient.Update(suiteCtx, ca)).To(Succeed())
+				updateSpec(ca, func(ca *accessv1alpha1.ContactAccess) {
+					ca.Spec.HostUp.Permissions.CanViewInvoices = !ca.Spec.HostUp.Permissions.CanViewInvoices
+				})
 			}
 			restartManager()
 		}
@@ -232,9 +232,9 @@ var _ = Describe("Reliability", func() {
 		a.cancel()
 		<-a.done
 		Eventually(b.mgr.Elected()).WithTimeout(30 * time.Second).Should(BeClosed())
-		Expect(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(ca), ca)).To(Succeed())
-		ca.Spec.HostUp.Permissions.CanCloseTickets = true
-		Expect(k8sClient.Update(suiteCtx, ca)).To(Succeed())
+		updateSpec(ca, func(ca *accessv1alpha1.ContactAccess) {
+			ca.Spec.HostUp.Permissions.CanCloseTickets = true
+		})
 		Eventually(func() bool { p, _ := hu.ContactPermissions(annaID); return p.CanCloseTickets }).WithTimeout(eventuallyTO).Should(BeTrue())
 		Expect(b.writes.Load()).To(BeNumerically(">=", 1))
 		Expect(grantsFor(hu, "le@example.com")).To(HaveLen(1), "no second invitation after the hand-over")
