@@ -52,6 +52,10 @@ envtest: ## Build (once, cached) kube-apiserver and etcd for envtest and print t
 test: manifests generate vet kustomize ## Run every test (builds the envtest binaries on first use).
 	@ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) GO=$(GO) hack/test.sh $(TEST_ARGS)
 
+.PHONY: test-profile
+test-profile: manifests generate vet kustomize ## `make test`, then the slowest controllers specs and the time per file (docs/development.md).
+	@ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) GO=$(GO) CONTACTSYNC_TEST_PROFILE=1 hack/test.sh
+
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each (default 60s). Not part of `make test`.
 	hack/fuzz.sh $(or $(FUZZTIME),60s)
@@ -67,7 +71,7 @@ bench-sweep: ## Scale curve: N = 100, 1000, 10000 (M = N/10, syncInterval 10m), 
 	  KUBEBUILDER_ASSETS="$$assets" $(GO) run ./hack/bench -sweep $(or $(SIZES),100,1000,10000) -sync-interval 10m -timeout 25m $(ARGS)
 
 .PHONY: soak
-soak: ## The fault soak at full size (300 objects; SOAK_PER_KIND=100 per kind). `make test` runs it with 30 per kind.
+soak: ## The fault soak at full size (300 objects; SOAK_PER_KIND=100 per kind). `make test` runs it with 12 per kind.
 	@assets="$${KUBEBUILDER_ASSETS:-$$(hack/envtest-bins.sh)}" && \
 	  KUBEBUILDER_ASSETS="$$assets" CONTACTSYNC_SOAK_PER_KIND=$(or $(SOAK_PER_KIND),100) $(GO) test -race -count=1 -timeout 30m ./controllers/ -ginkgo.focus="Reliability converges" -ginkgo.v
 

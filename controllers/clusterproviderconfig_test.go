@@ -117,7 +117,7 @@ var _ = Describe("ClusterProviderConfig", func() {
 		Eventually(condition(c, accessv1alpha1.TypeStalled)).WithTimeout(eventuallyTO).
 			Should(haveCond(metav1.ConditionTrue, accessv1alpha1.ReasonNamespaceNotAllowed))
 		Expect(condition(c, accessv1alpha1.TypeReady)().Message).To(ContainSubstring(`does not allow namespace "` + nsC + `"`))
-		Expect(eventReasons(c)).To(ContainElement(accessv1alpha1.ReasonNamespaceNotAllowed))
+		Eventually(func() []string { return eventReasons(c) }).WithTimeout(eventuallyTO).Should(ContainElement(accessv1alpha1.ReasonNamespaceNotAllowed), "events are sent asynchronously")
 		Consistently(func() map[string]int { return fake.Counts() }).WithTimeout(time.Second).Should(BeEmpty(), "no provider call")
 
 		By("allowing the namespace by name wakes the refused object (a watch, not a poll)")
@@ -234,7 +234,7 @@ var _ = Describe("ProviderConfig in use", func() {
 		Expect(k8sClient.Delete(suiteCtx, pc)).To(Succeed())
 		Eventually(condition(pc, accessv1alpha1.TypeReconciling)).WithTimeout(eventuallyTO).Should(haveCond(metav1.ConditionTrue, accessv1alpha1.ReasonInUse))
 		Expect(condition(pc, accessv1alpha1.TypeReconciling)().Message).To(ContainSubstring("ContactAccess " + ns + "/anna"))
-		Expect(eventReasons(pc)).To(ContainElement(accessv1alpha1.ReasonInUse))
+		Eventually(func() []string { return eventReasons(pc) }).WithTimeout(eventuallyTO).Should(ContainElement(accessv1alpha1.ReasonInUse), "events are sent asynchronously")
 		Expect(gone(pc)()).To(BeFalse())
 
 		By("deleting the Secret and the ContactAccess as `kubectl delete -f dir/` would: Revoke runs, then the ProviderConfig goes")

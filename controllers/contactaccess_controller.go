@@ -60,6 +60,7 @@ func setupContactAccess(mgr ctrl.Manager, pool *connection.Pool, o Options) erro
 		Recorder:    mgr.GetEventRecorder("contactsync"),
 		Now:         o.Now,
 		AfterCreate: o.afterCreate,
+		RetryBase:   o.retryBase(),
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&accessv1alpha1.ContactAccess{}, builder.WithPredicates(predicate.Or(

@@ -48,6 +48,7 @@ func setupDelegatedGrant(mgr ctrl.Manager, pool *connection.Pool, o Options) err
 		Recorder:    mgr.GetEventRecorder("contactsync"),
 		Now:         o.Now,
 		AfterCreate: o.afterCreate,
+		RetryBase:   o.retryBase(),
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&accessv1alpha1.DelegatedGrant{}, builder.WithPredicates(predicate.Or(

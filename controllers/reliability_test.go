@@ -62,14 +62,16 @@ func readyOrStalled(objs []client.Object, allowed ...string) func() []string {
 	}
 }
 
-// soakPerKind is how many objects of each kind the fault soak converges: 30 in `make test`
-// (enough for every fault kind to hit creates, updates and invitations many times over), 100 or
-// more under `make soak` (CONTACTSYNC_SOAK_PER_KIND).
+// soakPerKind is how many objects of each kind the fault soak converges: 12 in `make test`,
+// 100 or more under `make soak` (CONTACTSYNC_SOAK_PER_KIND). 12 is enough because the faults
+// that matter most are not left to chance: every HostUp write route gets a dropped request and
+// an answer lost after the write took effect (Program), and the spec checks from the fakes'
+// tallies that they, the random errors and the rate limits were answered.
 func soakPerKind() int {
 	if n, err := strconv.Atoi(os.Getenv("CONTACTSYNC_SOAK_PER_KIND")); err == nil && n > 0 {
 		return n
 	}
-	return 30
+	return 12
 }
 
 var _ = Describe("Reliability", func() {
@@ -102,10 +104,16 @@ var _ = Describe("Reliability", func() {
 			objs = append(objs, delegatedGrant(ns, "dg-"+itoa(int64(i)), fmt.Sprintf("partner%d@example.com", i)))
 		}
 		hu.SetFaults(hostupfake.Faults{ErrorRate: 0.20, DropRate: 0.05, SpikeRate: 0.02, Spike: 2 * time.Second, Latency: 2 * time.Millisecond})
-		hu.SetRateLimit(60, 30) // bursts of 429 with Retry-After
+		// Limits scaled to the size, so that bursts of 429 (HostUp) and 503 (ONLYOFFICE) with
+		// Retry-After come at every size.
+		hu.SetRateLimit(float64(2*perKind), perKind)
 		off.SetFaults(oo.Faults{ErrorRates: map[int]float64{500: 0.1, 502: 0.05, 503: 0.05}, DropRate: 0.05, SpikeRate: 0.02, Spike: 2 * time.Second,
 			Paths: []string{"/api/2.0/crm", "/api/2.0/people/email"}})
-		off.SetRateLimit(60, time.Second) // bursts of 503 with Retry-After
+		off.SetRateLimit(perKind*3/2, time.Second)
+		for _, route := range []string{"POST /api/contacts/{id}/permissions", "POST /api/delegated-access"} {
+			hu.Program(route, 1, hostupfake.Fault{Drop: true})                    // nothing happened
+			hu.Program(route, 1, hostupfake.Fault{Status: 502, AfterApply: true}) // it happened; the answer is lost
+		}
 		for _, o := range objs {
 			Expect(k8sClient.Create(suiteCtx, o)).To(Succeed())
 		}
@@ -126,8 +134,16 @@ var _ = Describe("Reliability", func() {
 			Expect(grantsFor(hu, fmt.Sprintf("partner%d@example.com", i))).To(HaveLen(1), "exactly one invitation each")
 		}
 		hc, oc := hu.Counts(), off.Counts()
-		GinkgoWriter.Printf("fault soak: HostUp calls %v\nONLYOFFICE calls %v\n", hc, oc)
-		AddReportEntry("fault soak calls", fmt.Sprintf("HostUp %v; ONLYOFFICE %v", hc, oc))
+		hf, of := hu.Injected(), off.Injected()
+		GinkgoWriter.Printf("fault soak: HostUp calls %v\nONLYOFFICE calls %v\nfaults answered: HostUp %v; ONLYOFFICE %v\n", hc, oc, hf, of)
+		AddReportEntry("fault soak calls", fmt.Sprintf("HostUp %v; ONLYOFFICE %v; faults HostUp %v, ONLYOFFICE %v", hc, oc, hf, of))
+		By("the faults this size relies on were answered")
+		Expect(hf["drop write"]).To(BeNumerically(">=", 2), "a dropped write on each HostUp write route")
+		Expect(hf["status write"]).To(BeNumerically(">=", 2), "a lost answer after each HostUp write route applied")
+		Expect(hf["status read"]+hf["status write"]).To(BeNumerically(">", 2), "random HostUp errors beyond the programmed ones")
+		Expect(of["status read"]+of["status write"]).To(BeNumerically(">=", 1), "random ONLYOFFICE errors")
+		Expect(hf["ratelimit read"]+hf["ratelimit write"]).To(BeNumerically(">=", 1), "HostUp's 429")
+		Expect(of["ratelimit read"]+of["ratelimit write"]).To(BeNumerically(">=", 1), "ONLYOFFICE's 503")
 	})
 
 	It("never duplicates a contact or an invitation across 20 manager stops at random points", func() {

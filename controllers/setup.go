@@ -58,6 +58,12 @@ func (o Options) now() time.Time {
 	return time.Now()
 }
 
+// retryBase is the first delay after a provider error: 1 s, divided like the poll intervals
+// in tests (intervalDivisor), so a fault soak waits on events, not on wall-clock seconds.
+func (o Options) retryBase() time.Duration {
+	return time.Second / time.Duration(max(1, o.intervalDivisor))
+}
+
 // BindFlags registers the options on fs.
 func (o *Options) BindFlags(fs *flag.FlagSet) {
 	// 16: measured with hack/bench (docs/benchmarks.md): reconciles mostly wait on the provider and

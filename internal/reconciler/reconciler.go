@@ -53,6 +53,10 @@ type Reconciler[T Object] struct {
 	// CreateTimeout bounds a detached create and the recording of its id; zero or anything
 	// longer means DetachedTimeout (tests shorten it).
 	CreateTimeout time.Duration
+	// RetryBase is the first delay of the retries after a provider error (doubling per
+	// consecutive failure, capped by the poll interval); zero means 1 s. The test manager
+	// divides it like its poll intervals.
+	RetryBase time.Duration
 
 	retries Backoff
 	creates createGate
@@ -347,7 +351,7 @@ func (r *Reconciler[T]) complete(ctx context.Context, obj, orig T, res result) (
 	case res.retryAfter > 0:
 		return ctrl.Result{RequeueAfter: res.retryAfter}, nil
 	case res.retryErr != nil:
-		delay := r.retries.Next(key, res.interval)
+		delay := r.retries.Next(key, res.interval, r.RetryBase)
 		logf.FromContext(ctx).Info("retrying after an error", "error", res.retryErr.Error(), "after", delay)
 		return ctrl.Result{RequeueAfter: delay}, nil
 	}

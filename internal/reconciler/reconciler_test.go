@@ -578,3 +578,24 @@ func TestPollsAreLowPriority(t *testing.T) {
 		t.Errorf("retry Priority = %d, want the request's own", *res.Priority)
 	}
 }
+
+func TestBackoffDoublesFromBaseCappedByInterval(t *testing.T) {
+	var b Backoff
+	key := types.NamespacedName{Namespace: "ns", Name: "a"}
+	within := func(got, want time.Duration) bool { // Jitter: ±10 %
+		return got >= want*9/10 && got <= want*11/10
+	}
+	for i, want := range []time.Duration{50, 100, 200, 400, 500, 500} {
+		want *= time.Millisecond
+		if got := b.Next(key, 500*time.Millisecond, 50*time.Millisecond); !within(got, want) {
+			t.Errorf("failure %d: %v, want about %v", i+1, got, want)
+		}
+	}
+	if got := b.Next(types.NamespacedName{Name: "other"}, time.Hour, 0); !within(got, time.Second) {
+		t.Errorf("zero base: %v, want about 1s", got)
+	}
+	b.Forget(key)
+	if got := b.Next(key, time.Hour, 0); !within(got, time.Second) {
+		t.Errorf("after Forget: %v, want the first delay again", got)
+	}
+}

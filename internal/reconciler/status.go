@@ -59,7 +59,7 @@ func newlyStalled(orig StatusObject, generation int64, reason string) bool {
 	return before == nil || before.Status != metav1.ConditionTrue || before.Reason != reason || before.ObservedGeneration != generation
 }
 
-// Backoff spaces the retries of an object that keeps failing: 1 s doubling per consecutive
+// Backoff spaces the retries of an object that keeps failing: 1 s (base) doubling per consecutive
 // failure, but never longer than the object's poll interval (a failing object is retried at
 // least as often as a healthy one is polled) nor 5 minutes. A Retry-After from the provider is
 // honoured separately.
@@ -68,8 +68,9 @@ type Backoff struct {
 	failures map[types.NamespacedName]int
 }
 
-// Next counts one more failure of key and returns the delay before its retry.
-func (b *Backoff) Next(key types.NamespacedName, interval time.Duration) time.Duration {
+// Next counts one more failure of key and returns the delay before its retry; base is the
+// first delay (zero: 1 s).
+func (b *Backoff) Next(key types.NamespacedName, interval, base time.Duration) time.Duration {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.failures == nil {
@@ -77,7 +78,10 @@ func (b *Backoff) Next(key types.NamespacedName, interval time.Duration) time.Du
 	}
 	n := b.failures[key]
 	b.failures[key] = n + 1
-	d := time.Second << min(n, 9)
+	if base <= 0 {
+		base = time.Second
+	}
+	d := base << min(n, 9)
 	return Jitter(min(d, interval, 5*time.Minute))
 }
 

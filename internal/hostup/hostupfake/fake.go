@@ -145,6 +145,8 @@ type Server struct {
 
 	counts map[string]int
 	writes int
+	// injected counts the faults answered, keyed "<kind> <read|write>" (Injected).
+	injected map[string]int
 }
 
 // Option configures New.
@@ -213,6 +215,7 @@ func New(opts ...Option) *Server {
 		nextContactID: FirstContactID,
 		grants:        map[string]*Grant{},
 		counts:        map[string]int{},
+		injected:      map[string]int{},
 	}
 	WithSeed(1)(s)
 	for _, o := range opts {
@@ -575,6 +578,31 @@ func (s *Server) ResetCounters() {
 	defer s.mu.Unlock()
 	s.counts = map[string]int{}
 	s.writes = 0
+	s.injected = map[string]int{}
+}
+
+// Injected returns how many faults the server answered, keyed "<kind> <read|write>": kind is
+// drop (connection closed), status (an injected error status), spike (a latency spike),
+// malformed (a broken or truncated body) or ratelimit (429 from the account's rate limit);
+// write is any method but GET. A test that
+// shrinks a fault soak reads it to show every kind of fault still reached writes.
+func (s *Server) Injected() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.injected))
+	for k, v := range s.injected {
+		out[k] = v
+	}
+	return out
+}
+
+// tally records one injected fault (caller holds s.mu).
+func (s *Server) tally(kind, method string) {
+	rw := "write"
+	if method == http.MethodGet {
+		rw = "read"
+	}
+	s.injected[kind+" "+rw]++
 }
 
 func (s *Server) authorized(r *http.Request) bool {

@@ -286,6 +286,9 @@ func TestRateLimit(t *testing.T) {
 	if diff := cmp.Diff(sorted("error", "message", "retryAfter", "requestId"), keys(r.object(t))); diff != "" {
 		t.Errorf("429 body keys (-want +got):\n%s", diff)
 	}
+	if got := fake.Injected(); !cmp.Equal(got, map[string]int{"ratelimit read": 1}) {
+		t.Errorf("Injected after one 429: %v", got)
+	}
 	clk.Advance(time.Second)
 	if r := do(t, base, "GET", "/api/session-info", ""); r.status != 200 {
 		t.Fatalf("after a second: %d", r.status)
@@ -385,6 +388,10 @@ func TestProgrammedFaults(t *testing.T) {
 		t.Errorf("failed creates changed state: writes=%d contacts=%d", fake.Writes(), len(fake.Contacts()))
 	}
 
+	want := map[string]int{"status read": 2, "status write": 1, "drop write": 1}
+	if diff := cmp.Diff(want, fake.Injected()); diff != "" {
+		t.Errorf("Injected (-want +got):\n%s", diff)
+	}
 	fake.Program("GET /api/session-info", 5, hostupfake.Fault{Status: 500})
 	fake.ClearFaults()
 	if r := do(t, base, "GET", "/api/session-info", ""); r.status != 200 {

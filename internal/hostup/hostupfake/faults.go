@@ -138,6 +138,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	limited, rateHdr := s.rateCheck(now)
 	variant := s.rng.IntN(len(malformedBodies))
+	switch {
+	case faulty && fault.Drop:
+		s.tally("drop", r.Method)
+	case faulty && fault.Status != 0:
+		s.tally("status", r.Method)
+	case limited:
+		s.tally("ratelimit", r.Method)
+	case faulty && (fault.Malformed || fault.Truncate):
+		s.tally("malformed", r.Method)
+	}
+	if faulty && fault.Latency > s.faults.Latency+s.faults.Jitter {
+		s.tally("spike", r.Method)
+	}
 	s.mu.Unlock()
 
 	if fault.Latency > 0 && !sleep(r.Context(), fault.Latency) {

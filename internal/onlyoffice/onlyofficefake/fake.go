@@ -149,6 +149,8 @@ type Server struct {
 
 	calls  map[string]int
 	writes int
+	// injected counts the faults answered, keyed "<kind> <read|write>" (Injected).
+	injected map[string]int
 }
 
 // New returns an empty portal. Add users and contacts with AddUser and AddContact.
@@ -163,6 +165,7 @@ func New(opts ...Option) *Server {
 		attempts:      map[string][]time.Time{},
 		blocked:       map[string]time.Time{},
 		calls:         map[string]int{},
+		injected:      map[string]int{},
 	}
 	WithSeed(1)(s)
 	for _, o := range opts {
@@ -431,6 +434,31 @@ func (s *Server) ResetCounts() {
 	defer s.mu.Unlock()
 	s.calls = map[string]int{}
 	s.writes = 0
+	s.injected = map[string]int{}
+}
+
+// Injected returns how many faults the portal answered, keyed "<kind> <read|write>": kind is
+// drop (connection closed), status (an injected error status or HTML error page), spike (a
+// latency spike), malformed (a broken or truncated body) or ratelimit (503 with Retry-After from SetRateLimit);
+// write is any method but GET. A test that shrinks a fault soak reads it to show every kind of
+// fault still reached writes.
+func (s *Server) Injected() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.injected))
+	for k, v := range s.injected {
+		out[k] = v
+	}
+	return out
+}
+
+// tally records one injected fault (caller holds s.mu).
+func (s *Server) tally(kind, method string) {
+	rw := "write"
+	if method == "GET" {
+		rw = "read"
+	}
+	s.injected[kind+" "+rw]++
 }
 
 // parseGUID accepts the .NET Guid.Parse forms D (8-4-4-4-12), N (32 hex), B ({D}) and P ((D))

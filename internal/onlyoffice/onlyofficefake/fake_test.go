@@ -484,6 +484,9 @@ func TestRateLimit(t *testing.T) {
 	if r.status != 503 || r.header.Get("Retry-After") != "7" {
 		t.Fatalf("over the limit: %d Retry-After=%q", r.status, r.header.Get("Retry-After"))
 	}
+	if got := h.s.Injected(); !cmp.Equal(got, map[string]int{"ratelimit read": 1}) {
+		t.Errorf("Injected after one 503: %v", got)
+	}
 	h.clock.Add(7 * time.Second)
 	if r := h.do("GET", "/nothing", "", "", ""); r.status != 404 {
 		t.Errorf("new window: %d", r.status)
@@ -563,6 +566,17 @@ func TestFaultKinds(t *testing.T) {
 	h.s.SetFaults(Faults{ErrorRates: map[int]float64{429: 1}})
 	if r := h.do("GET", RouteSelf, tok, "", ""); r.status != 429 || r.header.Get("Retry-After") != "1" {
 		t.Errorf("429: %d", r.status)
+	}
+	h.s.SetFaults(Faults{SpikeRate: 1, Spike: time.Millisecond})
+	h.do("GET", RouteSelf, tok, "", "")
+	got := h.s.Injected()
+	if got["drop read"] < 1 { // Go's transport may retry a dropped GET once on a reused connection
+		t.Errorf("drop not counted: %v", got)
+	}
+	delete(got, "drop read")
+	want := map[string]int{"spike read": 1, "malformed read": 2, "malformed write": 1, "status read": 1}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("Injected (-want +got):\n%s", d)
 	}
 }
 

@@ -229,6 +229,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if retryAfter == 0 {
 		plan = s.planFaults(r.URL.Path)
 	}
+	switch {
+	case retryAfter > 0:
+		s.tally("ratelimit", r.Method)
+	case plan.drop:
+		s.tally("drop", r.Method)
+	case plan.html || plan.status != 0:
+		s.tally("status", r.Method)
+	case plan.malformed || plan.truncate:
+		s.tally("malformed", r.Method)
+	}
+	if plan.delay > s.faults.Latency {
+		s.tally("spike", r.Method)
+	}
 	s.mu.Unlock()
 
 	if retryAfter > 0 {
