@@ -54,9 +54,10 @@ fi
 
 shard() { # name, ginkgo filter flag: runs one shard, prints its result line like go test does
   local name=$1 filter=$2 s=$SECONDS rc=0
-  (cd controllers && "$tmp/controllers.test" -test.count=1 -test.timeout=30m "$filter=$shard_a" \
-    -ginkgo.json-report="$tmp/$name.json") \
-    >"$tmp/$name.log" 2>&1 || rc=$?
+  (cd controllers && exec "$tmp/controllers.test" -test.count=1 -test.timeout=30m "$filter=$shard_a" \
+    -ginkgo.json-report="$tmp/$name.json") >"$tmp/$name.log" 2>&1 &
+  echo $! >"$tmp/$name.pid"
+  wait $! || rc=$?
   echo "$rc" >"$tmp/$name.rc"
   local ran
   ran="$(sed 's/\x1b\[[0-9;]*m//g' "$tmp/$name.log" | grep -o 'Ran [0-9]* of [0-9]* Specs' || true)"
@@ -71,8 +72,26 @@ shard a -ginkgo.focus-file &
 pa=$!
 shard b -ginkgo.skip-file &
 pb=$!
+# Interrupted (Ctrl-C, a CI timeout): stop both shards with SIGTERM, on which Ginkgo runs its
+# cleanup and stops its control plane, and wait for that before the binary's folder goes.
+stop_shards() {
+  local n
+  for n in a b; do [ -f "$tmp/$n.pid" ] && kill -TERM "$(cat "$tmp/$n.pid")" 2>/dev/null; done
+  [ -n "${po:-}" ] && kill -TERM "$po" 2>/dev/null
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap stop_shards EXIT
+trap 'exit 130' INT TERM
 rc=0
-"$GO" list ./... | grep -vx "$module/controllers" | xargs "$GO" test -race -count=1 -timeout 30m || rc=$?
+others="$("$GO" list ./... | grep -vx "$module/controllers")"
+# In the background, so that a signal is acted on at once (bash runs traps between commands,
+# and `wait` is a command that a signal interrupts).
+# shellcheck disable=SC2086 # one package path per word
+"$GO" test -race -count=1 -timeout 30m $others &
+po=$!
+wait "$po" || rc=$?
+po=""
 wait "$pa" "$pb" || true
 for n in a b; do [ "$(cat "$tmp/$n.rc")" = 0 ] || rc=1; done
 packaging || rc=1

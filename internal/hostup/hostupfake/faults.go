@@ -141,6 +141,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case faulty && fault.Drop:
 		s.tally("drop", r.Method)
+	case faulty && fault.Status == http.StatusTooManyRequests, limited && !(faulty && !fault.AfterApply && fault.Status != 0):
+		s.tally("ratelimit", r.Method) // the same answer as the rate limit's: 429 with Retry-After
 	case faulty && fault.Status != 0:
 		s.tally("status", r.Method)
 	case limited:
