@@ -76,8 +76,10 @@ pb=$!
 # cleanup and stops its control plane, and wait for that before the binary's folder goes.
 stop_shards() {
   local n
-  for n in a b; do [ -f "$tmp/$n.pid" ] && kill -TERM "$(cat "$tmp/$n.pid")" 2>/dev/null; done
-  [ -n "${po:-}" ] && kill -TERM "$po" 2>/dev/null
+  for n in a b; do
+    if [ -f "$tmp/$n.pid" ]; then kill -TERM "$(cat "$tmp/$n.pid")" 2>/dev/null || true; fi
+  done
+  if [ -n "${po:-}" ]; then kill -TERM "$po" 2>/dev/null || true; fi
   wait 2>/dev/null || true
   rm -rf "$tmp"
 }
