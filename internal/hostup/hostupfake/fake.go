@@ -14,6 +14,7 @@ package hostupfake
 import (
 	"crypto/subtle"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -557,11 +558,7 @@ func (s *Server) Calls(key string) int {
 func (s *Server) Counts() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.counts))
-	for k, v := range s.counts {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.counts)
 }
 
 // Writes returns how many API calls changed state (created or deleted a contact, changed
@@ -590,11 +587,7 @@ func (s *Server) ResetCounters() {
 func (s *Server) Injected() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.injected))
-	for k, v := range s.injected {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.injected)
 }
 
 // tally records one injected fault (caller holds s.mu).

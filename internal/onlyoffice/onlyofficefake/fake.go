@@ -19,6 +19,7 @@ package onlyofficefake
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"sort"
 	"strings"
@@ -410,11 +411,7 @@ func (s *Server) Calls(method, route string) int {
 func (s *Server) Counts() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.calls))
-	for k, v := range s.calls {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.calls)
 }
 
 // LoginAttempts returns Calls("POST", RouteAuthentication).
@@ -445,11 +442,7 @@ func (s *Server) ResetCounts() {
 func (s *Server) Injected() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.injected))
-	for k, v := range s.injected {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.injected)
 }
 
 // tally records one injected fault (caller holds s.mu).
