@@ -581,9 +581,8 @@ func (s *Server) ResetCounters() {
 // Injected returns how many faults the server answered, keyed "<kind> <read|write>": kind is
 // drop (connection closed), status (an injected error status), spike (a latency spike),
 // malformed (a broken or truncated body) or ratelimit (429 with Retry-After, from the
-// account's rate limit or a programmed Fault{Status: 429});
-// write is any method but GET. A test that
-// shrinks a fault soak reads it to show every kind of fault still reached writes.
+// account's rate limit or a programmed Fault{Status: 429}); write is any method but GET. A
+// test that shrinks a fault soak reads it to show every kind of fault still reached writes.
 func (s *Server) Injected() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -138,15 +138,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	limited, rateHdr := s.rateCheck(now)
 	variant := s.rng.IntN(len(malformedBodies))
-	switch {
+	pre := faulty && !fault.AfterApply
+	switch { // in the order the answer is chosen below
 	case faulty && fault.Drop:
 		s.tally("drop", r.Method)
-	case faulty && fault.Status == http.StatusTooManyRequests, limited && !(faulty && !fault.AfterApply && fault.Status != 0):
-		s.tally("ratelimit", r.Method) // the same answer as the rate limit's: 429 with Retry-After
+	case faulty && fault.Status == http.StatusTooManyRequests, limited && !(pre && fault.Status != 0):
+		s.tally("ratelimit", r.Method) // a programmed 429 is the rate limit's answer: 429 with Retry-After
 	case faulty && fault.Status != 0:
 		s.tally("status", r.Method)
-	case limited:
-		s.tally("ratelimit", r.Method)
 	case faulty && (fault.Malformed || fault.Truncate):
 		s.tally("malformed", r.Method)
 	}
@@ -158,7 +157,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if fault.Latency > 0 && !sleep(r.Context(), fault.Latency) {
 		return
 	}
-	pre := faulty && !fault.AfterApply
 	if pre && fault.Drop {
 		drop(w)
 		return

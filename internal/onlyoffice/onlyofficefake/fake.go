@@ -436,9 +436,9 @@ func (s *Server) ResetCounts() {
 
 // Injected returns how many faults the portal answered, keyed "<kind> <read|write>": kind is
 // drop (connection closed), status (an injected error status or HTML error page), spike (a
-// latency spike), malformed (a broken or truncated body) or ratelimit (503 with Retry-After from SetRateLimit);
-// write is any method but GET. A test that shrinks a fault soak reads it to show every kind of
-// fault still reached writes.
+// latency spike), malformed (a broken or truncated body) or ratelimit (503 with Retry-After
+// from SetRateLimit); write is any method but GET. A test that shrinks a fault soak reads it to
+// show every kind of fault still reached writes.
 func (s *Server) Injected() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
